@@ -175,7 +175,7 @@ def _run_dask(
     from distributed import Client
     from distributed import as_completed as dask_completed
 
-    with Client(address, set_as_default=False) as client:
+    with Client(address) as client:
         futures = [client.submit(_call, fn, items[i], i, pure=False) for i in todo]
         index_of = {f.key: i for f, i in zip(futures, todo, strict=True)}
         for future in dask_completed(futures):
