@@ -115,7 +115,8 @@ def validate_dataset(root: str | os.PathLike[str]) -> list[Problem]:
             case_lesions = None if lesions is None else lesions[lesions["case_id"] == case_id]
             problems += _check_case_files(root, case_id, case_lesions)
     if listed is not None:
-        problems += _check_listed_files(root, listed)
+        reported = {p.path for p in problems if p.code == "missing-file"}
+        problems += _check_listed_files(root, listed, reported)
     return problems
 
 
@@ -390,13 +391,17 @@ def _check_labels(rel: str, mask: Any, lesions: pd.DataFrame) -> list[Problem]:
 # --- Files and checksums ---
 
 
-def _check_listed_files(root: Path, listed: dict[str, str]) -> list[Problem]:
-    """Check that every listed file exists with its sha256, and that every file on disk is listed."""
+def _check_listed_files(root: Path, listed: dict[str, str], reported: set[str]) -> list[Problem]:
+    """Check that every listed file exists with its sha256, and that every file on disk is listed.
+
+    A missing file already in ``reported`` (say, a lesion mask its case needs) is not reported twice.
+    """
     problems = []
     for rel, expected in sorted(listed.items()):
         path = root / rel
         if not path.is_file():
-            problems.append(Problem(rel, "missing-file", f"{rel} is listed in dataset.json but absent"))
+            if rel not in reported:
+                problems.append(Problem(rel, "missing-file", f"{rel} is listed in dataset.json but absent"))
             continue
         actual = sha256_file(path)
         if actual != expected.lower():

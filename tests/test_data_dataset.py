@@ -1,0 +1,191 @@
+"""lai.data.dataset: a Dataset folder written with write_index and save_image reads back as written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lai.data import (
+    Dataset,
+    DatasetError,
+    image_relpath,
+    lesion_mask_relpath,
+    liver_mask_relpath,
+    write_index,
+)
+from lai.imaging import Image, save_image
+
+PORTAL_AFFINE = np.array(
+    [[1.5, 0.0, 0.0, -6.0], [0.0, 1.5, 0.0, -6.0], [0.0, 0.0, 3.0, -6.0], [0.0, 0.0, 0.0, 1.0]]
+)
+"""8x8x4 voxels of 1.5 x 1.5 x 3 mm: the world box -6.75..5.25 mm in x and y, -7.5..4.5 mm in z."""
+
+T2W_AFFINE = np.array(
+    [[2.0, 0.0, 0.0, -5.0], [0.0, 2.0, 0.0, -5.0], [0.0, 0.0, 4.0, -4.0], [0.0, 0.0, 0.0, 1.0]]
+)
+"""6x6x3 voxels of 2 x 2 x 4 mm, offset from the portal grid: masks must meet it in world space."""
+
+CASES = pd.DataFrame(
+    {
+        "case_id": ["c1", "c2", "c3"],
+        "patient_id": ["p1", "p1", "p2"],
+        "centre": ["A", "A", "B"],
+        "study_date": ["2020-01-05", "2020-07-11", "2021-03-02"],
+        "vendor": ["Siemens", "Siemens", "GE"],
+        "field_strength": [1.5, 1.5, 3.0],
+    }
+)
+
+LESIONS = pd.DataFrame(
+    {
+        "lesion_id": ["c1-1", "c1-2", "c2-1", "c3-1"],
+        "case_id": ["c1", "c1", "c2", "c3"],
+        "mask_label": [1, 2, 1, 1],
+        "diagnosis": ["hcc", "hem", "hcc", "fnh"],
+        "malignant": [True, False, True, False],
+        "reference_standard": ["histology", "imaging", "histology", "imaging"],
+        "diameter_mm": [4.5, 3.0, 4.5, 6.0],
+    }
+)
+
+
+def lesion_mask(labels: tuple[int, ...]) -> np.ndarray:
+    """An 8x8x4 portal-grid label map: label 1 a 2x2x2 cube at voxel (1, 1, 1), label 2 one at (5, 5, 1)."""
+    mask = np.zeros((8, 8, 4), dtype=np.uint8)
+    if 1 in labels:
+        mask[1:3, 1:3, 1:3] = 1
+    if 2 in labels:
+        mask[5:7, 5:7, 1:3] = 2
+    return mask
+
+
+def write_tiny_dataset(root: Path) -> Dataset:
+    """Write a valid three-case, two-patient Dataset: portal and t2w images, lesion masks, a liver mask."""
+    files: dict[str, str] = {}
+
+    def save(array: np.ndarray, affine: np.ndarray, rel: str) -> None:
+        files[rel] = save_image(Image(array, affine), root / rel)
+
+    labels_of = {"c1": (1, 2), "c2": (1,), "c3": (1,)}
+    for number, (case_id, labels) in enumerate(labels_of.items()):
+        portal = np.arange(8 * 8 * 4, dtype=np.float32).reshape(8, 8, 4) + 100 * number
+        save(portal, PORTAL_AFFINE, image_relpath(case_id, "portal"))
+        save(np.full((6, 6, 3), 50 + number, dtype=np.int16), T2W_AFFINE, image_relpath(case_id, "t2w"))
+        save(lesion_mask(labels), PORTAL_AFFINE, lesion_mask_relpath(case_id))
+    save(np.ones((8, 8, 4), dtype=np.uint8), PORTAL_AFFINE, liver_mask_relpath("c1"))
+    return write_index(
+        root,
+        name="tiny",
+        cases=CASES,
+        lesions=LESIONS,
+        files=files,
+        description="three cases for tests",
+        splits={"train": ["c1", "c2"], "test": ["c3"]},
+    )
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    root = tmp_path / "tiny"
+    write_tiny_dataset(root)
+    return root
+
+
+def test_round_trip_gives_back_the_tables(tiny: Path) -> None:
+    dataset = Dataset.read(tiny)
+    pd.testing.assert_frame_equal(dataset.cases, CASES, check_dtype=False)
+    pd.testing.assert_frame_equal(dataset.lesions, LESIONS, check_dtype=False)
+    assert dataset.name == "tiny"
+    assert dataset.meta["description"] == "three cases for tests"
+
+
+def test_ids_read_as_strings_even_when_they_look_like_numbers(tmp_path: Path) -> None:
+    cases = CASES.assign(case_id=["001", "002", "010"], patient_id=["7", "7", "08"])
+    lesions = LESIONS.assign(lesion_id=["1", "2", "3", "4"], case_id=["001", "001", "002", "010"])
+    write_index(tmp_path, name="numeric", cases=cases, lesions=lesions, files={})
+    dataset = Dataset.read(tmp_path)
+    assert dataset.cases["case_id"].tolist() == ["001", "002", "010"]
+    assert dataset.cases["patient_id"].tolist() == ["7", "7", "08"]
+    assert dataset.lesions["lesion_id"].tolist() == ["1", "2", "3", "4"]
+
+
+def test_dataset_json_lists_every_file_with_its_sha256(tiny: Path) -> None:
+    listed = json.loads((tiny / "dataset.json").read_text())["files"]
+    on_disk = {p.relative_to(tiny).as_posix() for p in tiny.rglob("*") if p.is_file()} - {"dataset.json"}
+    assert set(listed) == on_disk
+    for rel, digest in listed.items():
+        assert hashlib.sha256((tiny / rel).read_bytes()).hexdigest() == digest, rel
+
+
+def test_dataset_json_names_the_sequences_present(tiny: Path) -> None:
+    assert Dataset.read(tiny).meta["sequences"] == ["t2w", "portal"]
+
+
+def test_paths_point_at_the_files_written(tiny: Path) -> None:
+    dataset = Dataset.read(tiny)
+    assert dataset.image_path("c2", "portal") == tiny / "images" / "c2" / "portal.nii.gz"
+    assert dataset.image_path("c2", "portal").is_file()
+    assert dataset.lesion_mask_path("c2") == tiny / "masks" / "c2" / "lesions.nii.gz"
+    assert dataset.liver_mask_path("c1") == tiny / "masks" / "c1" / "liver.nii.gz"
+    assert dataset.liver_mask_path("c2") is None
+
+
+def test_lesion_mask_path_prefers_a_sequence_own_delineation(tiny: Path) -> None:
+    own = tiny / "masks" / "c1" / "lesions_t2w.nii.gz"
+    save_image(Image(np.zeros((6, 6, 3), np.uint8), T2W_AFFINE), own)
+    dataset = Dataset.read(tiny)
+    assert dataset.lesion_mask_path("c1", "t2w") == own
+    assert dataset.lesion_mask_path("c1", "portal") == tiny / "masks" / "c1" / "lesions.nii.gz"
+
+
+def test_iter_cases_gives_each_case_with_its_lesions_and_sequences(tiny: Path) -> None:
+    cases = list(Dataset.read(tiny).iter_cases())
+    assert [c.case_id for c in cases] == ["c1", "c2", "c3"]
+    assert [c.patient_id for c in cases] == ["p1", "p1", "p2"]
+    assert cases[0].sequences == ("t2w", "portal")
+    first, second = cases[0].lesions
+    assert (first.lesion_id, first.mask_label, first.diagnosis, first.malignant) == ("c1-1", 1, "hcc", True)
+    assert (second.lesion_id, second.mask_label, second.diagnosis, second.malignant) == (
+        "c1-2",
+        2,
+        "hem",
+        False,
+    )
+    assert second.diameter_mm == 3.0
+    assert [lesion.lesion_id for lesion in cases[2].lesions] == ["c3-1"]
+
+
+def test_public_release_lesions_without_labels_read_as_unknown(tmp_path: Path) -> None:
+    unlabelled = LESIONS.assign(diagnosis=None, malignant=None, diameter_mm=None)
+    write_index(tmp_path, name="public", cases=CASES, lesions=unlabelled, files={})
+    lesions = [lesion for case in Dataset.read(tmp_path).iter_cases() for lesion in case.lesions]
+    assert [(lesion.diagnosis, lesion.malignant, lesion.diameter_mm) for lesion in lesions] == [
+        (None, None, None)
+    ] * 4
+
+
+def test_splits_read_back_as_written(tiny: Path) -> None:
+    assert Dataset.read(tiny).splits() == {"train": ["c1", "c2"], "test": ["c3"]}
+
+
+def test_read_without_dataset_json_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=r"dataset\.json: missing"):
+        Dataset.read(tmp_path)
+
+
+def test_read_lesions_without_a_required_column_names_file_and_column(tiny: Path) -> None:
+    lesions = pd.read_csv(tiny / "lesions.csv").drop(columns=["mask_label"])
+    lesions.to_csv(tiny / "lesions.csv", index=False)
+    with pytest.raises(DatasetError, match=r"lesions\.csv: missing column\(s\) mask_label"):
+        Dataset.read(tiny)
+
+
+def test_write_index_refuses_tables_without_required_columns(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="patient_id"):
+        write_index(tmp_path, name="bad", cases=CASES.drop(columns=["patient_id"]), lesions=LESIONS, files={})
+    assert not (tmp_path / "dataset.json").exists()
