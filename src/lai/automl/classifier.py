@@ -61,6 +61,8 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     (2, 2)
     """
 
+    search_results_: list[dict[str, Any]]
+
     def __init__(self, random_state: int = 0, C: float = 1.0, max_iter: int = 5000):
         self.random_state = random_state
         self.C = C
@@ -111,7 +113,9 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         ).fit(X, y)
         self.classes_ = self.pipeline_.classes_
         self.n_iter_ = self.pipeline_[-1].n_iter_
-        self.search_results_ = [{"pipeline": PIPELINE_NAME, "params": params, "fold_scores": [], "score": np.nan}]
+        self.search_results_ = [
+            {"pipeline": PIPELINE_NAME, "params": params, "fold_scores": [], "score": np.nan}
+        ]
         return self
 
     # --- Prediction ---
@@ -133,7 +137,9 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         if names is not None and isinstance(X, pd.DataFrame):
             missing = [name for name in names if name not in X.columns]
             if missing:
-                shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+                shown = ", ".join(missing[:10]) + (
+                    f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+                )
                 msg = f"X lacks {len(missing)} feature column(s) the model was fitted on: {shown}"
                 raise ValueError(msg)
             X = X[list(names)]

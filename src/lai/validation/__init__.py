@@ -1,1 +1,41 @@
-"""validation"""
+"""Validation: patient-grouped splits, metrics with cluster-bootstrap intervals, DeLong, ROC curves."""
+
+from __future__ import annotations
+
+from lai.validation.bootstrap import Estimate, bca_interval, cluster_bootstrap, percentile_interval
+from lai.validation.crossval import ValidationResult, cross_validate, ordered_classes, score_predictions
+from lai.validation.delong import DeLongTest, delong_interval, delong_test, delong_variance
+from lai.validation.metrics import (
+    CLASS_METRIC_NAMES,
+    METRIC_NAMES,
+    class_metrics,
+    classification_metrics,
+    weighted_auc,
+)
+from lai.validation.roc import FPR_GRID, roc_band, roc_curve, tpr_at
+from lai.validation.splitters import grouped_stratified_kfold
+
+__all__ = [
+    "CLASS_METRIC_NAMES",
+    "FPR_GRID",
+    "METRIC_NAMES",
+    "DeLongTest",
+    "Estimate",
+    "ValidationResult",
+    "bca_interval",
+    "class_metrics",
+    "classification_metrics",
+    "cluster_bootstrap",
+    "cross_validate",
+    "delong_interval",
+    "delong_test",
+    "delong_variance",
+    "grouped_stratified_kfold",
+    "ordered_classes",
+    "percentile_interval",
+    "roc_band",
+    "roc_curve",
+    "score_predictions",
+    "tpr_at",
+    "weighted_auc",
+]

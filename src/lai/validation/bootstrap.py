@@ -127,7 +127,10 @@ def cluster_bootstrap(
         raise ValueError(msg)
     point = {name: np.asarray(value)[0] for name, value in statistic(np.ones((1, codes.size))).items()}
     counts = cluster_resample_counts(n_clusters, n_resamples, seed)
-    parts = [statistic(counts[start : start + _CHUNK][:, codes].astype(np.float64)) for start in range(0, n_resamples, _CHUNK)]
+    parts = [
+        statistic(counts[start : start + _CHUNK][:, codes].astype(np.float64))
+        for start in range(0, n_resamples, _CHUNK)
+    ]
     boot = {name: np.concatenate([np.asarray(p[name]) for p in parts]) for name in point}
     if method == "percentile":
         return {name: (point[name], *percentile_interval(boot[name], level)) for name in point}

@@ -58,14 +58,18 @@ def delong_variance(positive: np.ndarray, score: np.ndarray) -> tuple[float, flo
     return float(auc[0]), float(_covariance(cases, controls)[0, 0])
 
 
-def delong_interval(positive: np.ndarray, score: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+def delong_interval(
+    positive: np.ndarray, score: np.ndarray, level: float = 0.95
+) -> tuple[float, float, float]:
     """Return ``(auc, low, high)``: the AUC with its normal-theory DeLong interval, clipped to [0, 1]."""
     auc, variance = delong_variance(positive, score)
     half = float(norm.ppf(0.5 + level / 2.0)) * np.sqrt(variance)
     return auc, max(0.0, auc - half), min(1.0, auc + half)
 
 
-def delong_test(positive: np.ndarray, score_1: np.ndarray, score_2: np.ndarray, level: float = 0.95) -> DeLongTest:
+def delong_test(
+    positive: np.ndarray, score_1: np.ndarray, score_2: np.ndarray, level: float = 0.95
+) -> DeLongTest:
     """Return the paired two-sided DeLong test of two markers' AUCs measured on the same lesions."""
     auc, cases, controls = _placements(positive, np.vstack([score_1, score_2]))
     covariance = _covariance(cases, controls)

@@ -67,7 +67,9 @@ def class_aucs(y_true: np.ndarray, proba: np.ndarray, weights: np.ndarray) -> np
     return np.stack([weighted_auc(y_true == k, proba[:, k], weights) for k in range(n_classes)], axis=1)
 
 
-def weighted_confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, weights: np.ndarray) -> np.ndarray:
+def weighted_confusion(
+    y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, weights: np.ndarray
+) -> np.ndarray:
     """Return confusion matrices, shape ``(R, K, K)``: ``[r, i, j]`` = weight of true ``i`` predicted ``j``."""
     cell = np.asarray(y_true) * n_classes + np.asarray(y_pred)
     one_hot = np.zeros((cell.size, n_classes * n_classes))
@@ -75,7 +77,9 @@ def weighted_confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, w
     return (np.asarray(weights, dtype=np.float64) @ one_hot).reshape(-1, n_classes, n_classes)
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+def classification_metrics(
+    y_true: np.ndarray, proba: np.ndarray, weights: np.ndarray
+) -> dict[str, np.ndarray]:
     """Return the headline metrics (``METRIC_NAMES``), each of shape ``(R,)``, for predictions ``argmax(proba)``.
 
     ``auc`` is the binary AUC of class 1 when ``K == 2`` and the unweighted mean of the one-vs-rest AUCs

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
+import pandas as pd
+
+from lai.data.splits import grouped_kfold
 
 
 def grouped_stratified_kfold(
@@ -14,8 +16,9 @@ def grouped_stratified_kfold(
     """Return ``n_splits`` (train, test) index pairs: folds stratified by ``y``, grouped by patient.
 
     Lesions of one patient are correlated; a patient with lesions on both sides of a split leaks
-    information and inflates every metric. ``StratifiedGroupKFold`` keeps each group whole and, among the
-    shuffled group assignments, chooses the one that best preserves the class proportions per fold.
+    information and inflates every metric. The folds come from ``lai.data.splits.grouped_kfold``
+    (scikit-learn's ``StratifiedGroupKFold`` with shuffled patients), which keeps each patient whole and
+    balances the classes across folds as far as whole patients allow.
 
     Parameters
     ----------
@@ -51,8 +54,5 @@ def grouped_stratified_kfold(
     if n_patients < n_splits:
         msg = f"Cannot make {n_splits} patient-grouped folds from {n_patients} patient(s); lower n_splits"
         raise ValueError(msg)
-    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    return [
-        (np.asarray(train), np.asarray(test))
-        for train, test in splitter.split(np.zeros(labels.shape[0]), labels, patients)
-    ]
+    frame = pd.DataFrame({"label": labels, "patient": patients})
+    return grouped_kfold(frame, n_splits=n_splits, seed=seed, stratify="label", group="patient")
