@@ -1,0 +1,212 @@
+"""First-order (intensity statistics and histogram) features, in PyRadiomics' definitions and names.
+
+``X`` are the N intensities inside the region of interest, ``c`` the voxel array shift, ``V_voxel`` one
+voxel's volume, ``P_k`` the k-th percentile (linear interpolation), ``p(i)`` the fraction of voxels in
+bin ``i`` after discretisation. Moments are population moments (divided by N). IBSI codes follow each
+name; where PyRadiomics differs from IBSI the docstring says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from lai.radiomics.discretisation import discretise_fixed_bin_count, discretise_fixed_bin_width
+
+_EPS = float(np.spacing(1))
+
+
+def energy(x: np.ndarray, shift: float) -> float:
+    """Return Energy = sum_i (X_i + c)^2 (IBSI N8CA, which has c = 0)."""
+    return float(np.sum((x + shift) ** 2))
+
+
+def total_energy(x: np.ndarray, shift: float, voxel_volume: float) -> float:
+    """Return TotalEnergy = V_voxel * sum_i (X_i + c)^2 (PyRadiomics only)."""
+    return voxel_volume * energy(x, shift)
+
+
+def root_mean_squared(x: np.ndarray, shift: float) -> float:
+    """Return RootMeanSquared = sqrt(sum_i (X_i + c)^2 / N) (IBSI 5ZWQ, which has c = 0)."""
+    return float(np.sqrt(np.mean((x + shift) ** 2)))
+
+
+def entropy(p: np.ndarray) -> float:
+    """Return Entropy = -sum_i p(i) log2(p(i) + eps), eps the float64 machine epsilon (IBSI TLU2)."""
+    return float(-np.sum(p * np.log2(p + _EPS)))
+
+
+def uniformity(p: np.ndarray) -> float:
+    """Return Uniformity = sum_i p(i)^2 (IBSI BJ5W)."""
+    return float(np.sum(p**2))
+
+
+def minimum(x: np.ndarray) -> float:
+    """Return Minimum = min(X) (IBSI 1GSF)."""
+    return float(np.min(x))
+
+
+def maximum(x: np.ndarray) -> float:
+    """Return Maximum = max(X) (IBSI 84IY)."""
+    return float(np.max(x))
+
+
+def percentile_10(x: np.ndarray) -> float:
+    """Return 10Percentile = P_10 (IBSI QG58)."""
+    return float(np.percentile(x, 10))
+
+
+def percentile_90(x: np.ndarray) -> float:
+    """Return 90Percentile = P_90 (IBSI 8DWT)."""
+    return float(np.percentile(x, 90))
+
+
+def mean(x: np.ndarray) -> float:
+    """Return Mean = sum_i X_i / N (IBSI Q4LE)."""
+    return float(np.mean(x))
+
+
+def median(x: np.ndarray) -> float:
+    """Return Median = P_50 (IBSI Y12H)."""
+    return float(np.median(x))
+
+
+def interquartile_range(x: np.ndarray) -> float:
+    """Return InterquartileRange = P_75 - P_25 (IBSI SALO)."""
+    q25, q75 = np.percentile(x, [25, 75])
+    return float(q75 - q25)
+
+
+def value_range(x: np.ndarray) -> float:
+    """Return Range = max(X) - min(X) (IBSI 2OJQ)."""
+    return float(np.ptp(x))
+
+
+def mean_absolute_deviation(x: np.ndarray) -> float:
+    """Return MeanAbsoluteDeviation = sum_i |X_i - mean(X)| / N (IBSI 4FUA)."""
+    return float(np.mean(np.abs(x - np.mean(x))))
+
+
+def robust_mean_absolute_deviation(x: np.ndarray) -> float:
+    """Return RobustMeanAbsoluteDeviation: the mean absolute deviation of the X_i with P_10 <= X_i <= P_90.
+
+    .. math:: \\frac{1}{N_{10-90}} \\sum_{i} |X_{10-90,i} - \\overline{X}_{10-90}|
+
+    (IBSI 1128).
+    """
+    p10, p90 = np.percentile(x, [10, 90])
+    kept = x[(x >= p10) & (x <= p90)]
+    return float(np.mean(np.abs(kept - np.mean(kept))))
+
+
+def variance(x: np.ndarray) -> float:
+    """Return Variance = sum_i (X_i - mean(X))^2 / N (IBSI ECT3)."""
+    return float(np.var(x))
+
+
+def standard_deviation(x: np.ndarray) -> float:
+    """Return StandardDeviation = sqrt(Variance) (no IBSI code)."""
+    return float(np.std(x))
+
+
+def skewness(x: np.ndarray) -> float:
+    """Return Skewness = m_3 / m_2^(3/2), m_k the k-th central moment; 0 for a constant region (IBSI KE2A)."""
+    centred = x - np.mean(x)
+    m2 = np.mean(centred**2)
+    return 0.0 if m2 == 0 else float(np.mean(centred**3) / m2**1.5)
+
+
+def kurtosis(x: np.ndarray) -> float:
+    """Return Kurtosis = m_4 / m_2^2; 0 for a constant region.
+
+    This is PyRadiomics' kurtosis, not the excess kurtosis of IBSI IPH6 (which is this minus 3).
+    """
+    centred = x - np.mean(x)
+    m2 = np.mean(centred**2)
+    return 0.0 if m2 == 0 else float(np.mean(centred**4) / m2**2)
+
+
+_PLAIN: dict[str, Callable[[np.ndarray], float]] = {
+    "Minimum": minimum,
+    "10Percentile": percentile_10,
+    "90Percentile": percentile_90,
+    "Maximum": maximum,
+    "Mean": mean,
+    "Median": median,
+    "InterquartileRange": interquartile_range,
+    "Range": value_range,
+    "MeanAbsoluteDeviation": mean_absolute_deviation,
+    "RobustMeanAbsoluteDeviation": robust_mean_absolute_deviation,
+    "StandardDeviation": standard_deviation,
+    "Skewness": skewness,
+    "Kurtosis": kurtosis,
+    "Variance": variance,
+}
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "Energy",
+    "TotalEnergy",
+    "Entropy",
+    "Minimum",
+    "10Percentile",
+    "90Percentile",
+    "Maximum",
+    "Mean",
+    "Median",
+    "InterquartileRange",
+    "Range",
+    "MeanAbsoluteDeviation",
+    "RobustMeanAbsoluteDeviation",
+    "RootMeanSquared",
+    "StandardDeviation",
+    "Skewness",
+    "Kurtosis",
+    "Variance",
+    "Uniformity",
+)
+"""First-order feature names, in PyRadiomics' spelling and order."""
+
+
+def firstorder_features(
+    values: np.ndarray,
+    *,
+    voxel_volume: float,
+    bin_width: float | None = None,
+    bin_count: int | None = None,
+    shift: float = 0.0,
+) -> dict[str, float]:
+    """Return every first-order feature of the intensities ``values`` of one region, by PyRadiomics name.
+
+    Parameters
+    ----------
+    values
+        Intensities of the voxels in the region (any shape; flattened).
+    voxel_volume
+        Volume of one voxel in mm^3 (for TotalEnergy).
+    bin_width, bin_count
+        Discretisation for Entropy and Uniformity: exactly one is given.
+    shift
+        Voxel array shift ``c`` added before Energy, TotalEnergy and RootMeanSquared.
+    """
+    x = np.asarray(values, dtype=np.float64).ravel()
+    if x.size == 0:
+        msg = "firstorder_features: the region holds no voxel"
+        raise ValueError(msg)
+    if (bin_width is None) == (bin_count is None):
+        msg = f"firstorder_features: give exactly one of bin_width={bin_width} and bin_count={bin_count}"
+        raise ValueError(msg)
+    bins = (
+        discretise_fixed_bin_width(x, bin_width)
+        if bin_width is not None
+        else discretise_fixed_bin_count(x, int(bin_count or 0))
+    )
+    p = np.bincount(bins)[1:] / x.size
+    p = p[p > 0]
+    computed = {name: fn(x) for name, fn in _PLAIN.items()}
+    computed["Energy"] = energy(x, shift)
+    computed["TotalEnergy"] = total_energy(x, shift, voxel_volume)
+    computed["RootMeanSquared"] = root_mean_squared(x, shift)
+    computed["Entropy"] = entropy(p)
+    computed["Uniformity"] = uniformity(p)
+    return {name: computed[name] for name in FEATURE_NAMES}
