@@ -23,9 +23,9 @@ def grouped_train_test_split(
 ) -> tuple[list[str], list[str]]:
     """Return (train ids, test ids): about ``test_fraction`` of the rows in test, whole patients only.
 
-    Patients are visited in an order shuffled by ``seed``; each goes to the test side when that brings
-    the test side's row count of every stratum closer to ``test_fraction`` of its total, so the class
-    balance of ``stratify`` is kept on both sides as far as whole patients allow. (scikit-learn's
+    Patients are visited in an order shuffled by ``seed``, repeatedly until nothing changes; each moves to
+    the other side when that brings the test side's row counts per stratum closer to ``test_fraction`` of
+    their totals, so the class balance of ``stratify`` is kept on both sides as far as whole patients allow. (scikit-learn's
     ``GroupShuffleSplit`` takes a fraction of patients rather than of rows, and does not stratify.)
 
     Parameters
@@ -72,11 +72,17 @@ def grouped_train_test_split(
 
     in_test = np.zeros(len(patients), dtype=bool)
     test_counts = np.zeros_like(target)
-    for patient in np.random.default_rng(seed).permutation(len(patients)):
-        candidate = test_counts + counts[patient]
-        if np.sum((candidate - target) ** 2) < np.sum((test_counts - target) ** 2):
-            in_test[patient] = True
-            test_counts = candidate
+    order = np.random.default_rng(seed).permutation(len(patients))
+    moved = True
+    while moved:  # each move strictly lowers the squared distance to the target, so this ends
+        moved = False
+        for patient in order:
+            sign = -1.0 if in_test[patient] else 1.0
+            candidate = test_counts + sign * counts[patient]
+            if np.sum((candidate - target) ** 2) < np.sum((test_counts - target) ** 2):
+                in_test[patient] = not in_test[patient]
+                test_counts = candidate
+                moved = True
     if not in_test.any() or in_test.all():
         msg = (
             f"No split of {len(patients)} patients puts about {test_fraction:.0%} of {len(frame)} rows "
