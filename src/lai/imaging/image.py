@@ -145,12 +145,15 @@ def save_image(image: Image, path: str | os.PathLike[str], *, compresslevel: int
 
     Returns the sha256 of the bytes written, so callers can list the file in dataset.json unread.
 
+    NIfTI stores the affine in float32 and has no boolean or 64-bit integer voxel type: affines come back
+    rounded to float32, boolean arrays as uint8 and 64-bit integer arrays as 32-bit when their values fit
+    (an ``ImageError`` otherwise). Voxel values are kept exactly.
+
     Compression uses ISA-L's gzip (``isal``), several times faster than zlib at the same ratio; the
     result is ordinary gzip that every NIfTI reader opens. ``compresslevel`` is ISA-L's 0-3.
     """
-
     path = Path(path)
-    nifti = nib.Nifti1Image(image.array, image.affine)
+    nifti = nib.Nifti1Image(_storable(image.array, path), image.affine)
     nifti.header.set_xyzt_units("mm", "sec")
     nifti.set_qform(image.affine, code=1)
     nifti.set_sform(image.affine, code=1)
@@ -159,3 +162,17 @@ def save_image(image: Image, path: str | os.PathLike[str], *, compresslevel: int
         data = igzip.compress(data, compresslevel=compresslevel, mtime=0)
     write_bytes_atomic(path, data)
     return sha256_bytes(data)
+
+
+def _storable(array: np.ndarray, path: Path) -> np.ndarray:
+    """Return ``array`` in a NIfTI voxel type holding the same values (bool -> uint8, 64-bit -> 32-bit)."""
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8)
+    if array.dtype in (np.int64, np.uint64):
+        narrow = np.dtype(np.int32 if array.dtype == np.int64 else np.uint32)
+        info = np.iinfo(narrow)
+        if array.size and (array.min() < info.min or array.max() > info.max):
+            msg = f"{path}: {array.dtype} values {array.min()}..{array.max()} do not fit NIfTI's {narrow}"
+            raise ImageError(msg)
+        return array.astype(narrow)
+    return array

@@ -11,27 +11,41 @@ from lai.imaging.image import Grid, Image
 def resample_to_grid(image: Image, grid: Grid, *, order: int = 1, fill: float = 0.0) -> Image:
     """Return ``image`` sampled at the voxel centres of ``grid`` (world coordinates decide the match).
 
-    ``order`` is the spline order: 0 (nearest neighbour, for label maps), 1 (linear) or 3 (cubic).
-    Points outside ``image`` take ``fill``.
+    ``order`` is the spline order: 0 (nearest neighbour, for label maps), 1 (linear) or 3 (cubic); with
+    ``order > 0`` an integer image comes back as float32. A voxel covers half a spacing either side of
+    its centre, so points in the outer half of an edge voxel take that voxel's value; points outside
+    ``image``'s extent take ``fill``. Resampling onto the image's own grid returns its values unchanged.
     """
-    # voxel index in the target grid -> voxel index in the source image
-    source_from_target = np.linalg.inv(image.affine) @ grid.affine
-    matrix = source_from_target[:3, :3]
-    offset = source_from_target[:3, 3]
-    is_diagonal = np.allclose(matrix, np.diag(np.diag(matrix)))
     array = image.array
     if order > 0 and not np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float32)
-    out = ndimage.affine_transform(
-        array,
-        np.diag(matrix) if is_diagonal else matrix,
-        offset=offset,
-        output_shape=grid.shape,
-        order=order,
-        mode="constant",
-        cval=fill,
-        prefilter=order > 1,
-    )
+    if grid.shape == image.shape and np.array_equal(grid.affine, image.affine):
+        return Image(array.copy(), grid.affine.copy())
+    # voxel index in the target grid -> voxel index in the source image
+    source_from_target = np.linalg.inv(image.affine) @ grid.affine
+    matrix = source_from_target[:3, :3]
+    if np.allclose(matrix, np.diag(np.diag(matrix))):
+        matrix = np.diag(matrix)  # scipy's faster separable path
+    offset = source_from_target[:3, 3]
+
+    def sample(values: np.ndarray, spline_order: int, mode: str) -> np.ndarray:
+        return ndimage.affine_transform(
+            values,
+            matrix,
+            offset=offset,
+            output_shape=grid.shape,
+            order=spline_order,
+            mode=mode,
+            cval=fill,
+            prefilter=spline_order > 1,
+        )
+
+    if order == 0:
+        # "grid-constant" keeps the outer half of edge voxels, where "constant" would give ``fill``
+        return Image(sample(array, 0, "grid-constant"), grid.affine.copy())
+    out = sample(array, order, "nearest")
+    inside = sample(np.ones(image.shape, dtype=np.uint8), 0, "grid-constant").astype(bool)
+    out[~inside] = fill
     return Image(out, grid.affine.copy())
 
 
