@@ -1,1 +1,22 @@
-"""radiomics"""
+"""IBSI-style radiomics per lesion and sequence, named as PyRadiomics names them.
+
+``extract_features`` computes one lesion's features on one image; ``extract_dataset`` runs it over
+every lesion and sequence of a Dataset (cached, in parallel) and returns a FeatureTable. One module
+per feature family (``firstorder``, ``shape``); settings and presets in ``settings``.
+"""
+
+from __future__ import annotations
+
+from lai.radiomics.extract import FEATURE_NAMES, RadiomicsError, extract_features
+from lai.radiomics.settings import PRESETS, SettingsError, load_settings
+from lai.radiomics.table import extract_dataset
+
+__all__ = [
+    "FEATURE_NAMES",
+    "PRESETS",
+    "RadiomicsError",
+    "SettingsError",
+    "extract_dataset",
+    "extract_features",
+    "load_settings",
+]

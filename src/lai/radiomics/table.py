@@ -1,0 +1,229 @@
+"""Features of every lesion on every sequence of a Dataset, as a FeatureTable, one cached task per case."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lai.compute import map_tasks, task_key
+from lai.data.dataset import Case, Dataset, image_relpath, lesion_mask_relpath, liver_mask_relpath
+from lai.data.feature_table import ID_COLUMNS, LABEL_COLUMNS, FeatureTable
+from lai.data.taxonomy import SEQUENCES
+from lai.files import sha256_file
+from lai.imaging import load_image
+from lai.radiomics.extract import FEATURE_NAMES, features_on_grid, labels_on_grid
+from lai.radiomics.normalisation import liver_reference
+from lai.radiomics.settings import load_settings, settings_hash
+
+EXTRA_COLUMNS: tuple[str, ...] = ("diameter_mm",)
+"""Lesion columns carried into the table for reports (not features, not labels)."""
+
+
+def kinetics_column(sequence: str) -> str:
+    """Return the name of a sequence's lesion-to-liver ratio column (``kinetics:<sequence>_...``)."""
+    return f"kinetics:{sequence}_lesion_to_liver_ratio"
+
+
+def feature_columns(sequences: Sequence[str]) -> list[str]:
+    """Return the feature columns ``extract_dataset`` writes for ``sequences``, in table order."""
+    per_sequence = [f"{sequence}:{name}" for sequence in sequences for name in FEATURE_NAMES]
+    return per_sequence + [kinetics_column(sequence) for sequence in sequences]
+
+
+@dataclass(frozen=True)
+class CaseTask:
+    """Everything one worker needs to extract one case: paths, lesion labels and settings (picklable)."""
+
+    root: str
+    case_id: str
+    sequences: tuple[str, ...]
+    lesions: tuple[tuple[str, int], ...]
+    settings: Mapping[str, Any]
+
+
+def extract_dataset(
+    dataset: Dataset,
+    *,
+    settings: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    sequences: Sequence[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    scheduler: str | None = None,
+) -> FeatureTable:
+    """Return a FeatureTable with one row per lesion and the features of every lesion on every sequence.
+
+    One task per case goes through ``lai.compute.map_tasks``; its key hashes the case's files (sha256
+    from dataset.json), its lesions and the settings, so a rerun with a ``cache_dir`` is served from
+    the cache. A sequence a case lacks leaves that lesion's columns for it NaN.
+
+    Parameters
+    ----------
+    dataset
+        The Dataset to extract.
+    settings
+        A mapping, preset name or YAML path (see ``lai.radiomics.settings``); default preset ``liver_mri``.
+    sequences
+        Sequences to extract (default: every sequence of the dataset), in canonical order in the table.
+    cache_dir
+        Folder of the result cache; ``None`` caches nothing.
+    scheduler
+        ``"processes"``, ``"sync"`` or a Dask address (see ``lai.compute.map_tasks``).
+    """
+    config = load_settings(settings)
+    chosen = _chosen_sequences(dataset, sequences)
+    cases = [case for case in dataset.iter_cases() if case.lesions]
+    tasks = [
+        CaseTask(
+            root=str(dataset.root),
+            case_id=case.case_id,
+            sequences=tuple(s for s in chosen if s in case.sequences),
+            lesions=tuple((lesion.lesion_id, lesion.mask_label) for lesion in case.lesions),
+            settings=config,
+        )
+        for case in cases
+    ]
+    keys = [
+        task_key(
+            "lai.radiomics.extract_case",
+            _case_file_hashes(dataset, task),
+            task.case_id,
+            task.sequences,
+            task.lesions,
+            task.settings,
+        )
+        for task in tasks
+    ]
+    results = map_tasks(
+        extract_case,
+        tasks,
+        keys=keys,
+        cache_dir=cache_dir,
+        description=f"Radiomics on {dataset.name}",
+        scheduler=scheduler,
+    )
+    frame = _assemble(cases, results, chosen)
+    return FeatureTable(frame, _metadata(dataset, config, chosen))
+
+
+def extract_case(task: CaseTask) -> dict[str, dict[str, float]]:
+    """Return lesion id -> {column: value} for one case: every lesion on every sequence it has.
+
+    Each sequence's image is read once; the lesion mask (the sequence's own, else the common one) and
+    the liver mask are resampled onto it in world coordinates.
+    """
+    root = Path(task.root)
+    liver_path = root / liver_mask_relpath(task.case_id)
+    rows: dict[str, dict[str, float]] = {lesion_id: {} for lesion_id, _ in task.lesions}
+    for sequence in task.sequences:
+        image_path = root / image_relpath(task.case_id, sequence)
+        mask_path = root / lesion_mask_relpath(task.case_id, sequence)
+        if not mask_path.is_file():
+            mask_path = root / lesion_mask_relpath(task.case_id)
+        image = load_image(image_path)
+        source = f"image {image_path}, mask {mask_path}"
+        labels = labels_on_grid(load_image(mask_path), image.grid, source=source)
+        liver = None
+        if liver_path.is_file():
+            liver = (
+                labels_on_grid(load_image(liver_path), image.grid, source=f"{source}, liver {liver_path}") > 0
+            )
+        for lesion_id, label in task.lesions:
+            reference, _ = _reference(image.array, labels, label, image.spacing, liver, task.settings, source)
+            normaliser = reference if task.settings["normalise"] == "liver" else None
+            features = features_on_grid(
+                image, labels, label, task.settings, normaliser=normaliser, source=source
+            )
+            row = rows[lesion_id]
+            row.update({f"{sequence}:{name}": value for name, value in features.items()})
+            mean = features["original_firstorder_Mean"] * (normaliser or 1.0)
+            row[kinetics_column(sequence)] = mean / reference
+    return rows
+
+
+def _reference(
+    intensities: np.ndarray,
+    labels: np.ndarray,
+    label: int,
+    spacing: tuple[float, float, float],
+    liver: np.ndarray | None,
+    settings: Mapping[str, Any],
+    source: str,
+) -> tuple[float, str]:
+    try:
+        return liver_reference(intensities, labels, label, spacing, liver=liver, ring_mm=settings["ring_mm"])
+    except ValueError as error:
+        msg = f"{error} ({source})"
+        raise ValueError(msg) from error
+
+
+def _chosen_sequences(dataset: Dataset, sequences: Sequence[str] | None) -> list[str]:
+    if sequences is None:
+        listed = dataset.meta.get("sequences") or sorted(
+            {s for c in dataset.iter_cases() for s in c.sequences}
+        )
+        return [s for s in SEQUENCES if s in listed]
+    unknown = [s for s in sequences if s not in SEQUENCES]
+    if unknown:
+        msg = f"Unknown sequence name(s) {unknown}; canonical names: {list(SEQUENCES)}"
+        raise ValueError(msg)
+    return [s for s in SEQUENCES if s in sequences]
+
+
+def _case_file_hashes(dataset: Dataset, task: CaseTask) -> dict[str, str]:
+    listed = dataset.files
+    relpaths = [lesion_mask_relpath(task.case_id), liver_mask_relpath(task.case_id)]
+    for sequence in task.sequences:
+        relpaths += [image_relpath(task.case_id, sequence), lesion_mask_relpath(task.case_id, sequence)]
+    hashes = {}
+    for rel in relpaths:
+        path = dataset.root / rel
+        if path.is_file():
+            hashes[rel] = listed.get(rel) or sha256_file(path)
+    return hashes
+
+
+def _assemble(
+    cases: Sequence[Case], results: Sequence[Mapping[str, Mapping[str, float]]], sequences: Sequence[str]
+) -> pd.DataFrame:
+    records = []
+    for case, by_lesion in zip(cases, results, strict=True):
+        for lesion in case.lesions:
+            records.append(
+                {
+                    "lesion_id": lesion.lesion_id,
+                    "case_id": case.case_id,
+                    "patient_id": case.patient_id,
+                    "centre": case.centre,
+                    "diagnosis": lesion.diagnosis,
+                    "malignant": lesion.malignant,
+                    "diameter_mm": lesion.diameter_mm,
+                    **by_lesion[lesion.lesion_id],
+                }
+            )
+    columns = [*ID_COLUMNS, *LABEL_COLUMNS, *EXTRA_COLUMNS, *feature_columns(sequences)]
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    features = feature_columns(sequences)
+    frame[features] = frame[features].astype(np.float64)
+    return frame
+
+
+def _metadata(dataset: Dataset, settings: Mapping[str, Any], sequences: Sequence[str]) -> dict[str, Any]:
+    files = json.dumps(dataset.files, sort_keys=True).encode("utf-8")
+    return {
+        "extractor": "lai.radiomics.extract_dataset",
+        "settings": dict(settings),
+        "settings_hash": settings_hash(settings),
+        "sequences": list(sequences),
+        "dataset": {
+            "name": dataset.name,
+            "version": str(dataset.meta.get("version", "")),
+            "files_sha256": hashlib.sha256(files).hexdigest(),
+        },
+    }

@@ -1,0 +1,74 @@
+"""lai.radiomics against PyRadiomics' own baseline values for its test cases (plain settings, no resampling).
+
+The settings of each baseline column are read from its ``diagnostics_Configuration_Settings`` row.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lai.radiomics import extract_features
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+PYRADIOMICS = SHARED / "pyradiomics"
+CASES = ("brain1", "breast1")
+
+MESH_FEATURES = ("MeshVolume", "SurfaceArea", "Sphericity", "SurfaceVolumeRatio")
+"""Shape features read off the marching-cubes mesh. PyRadiomics resolves the ambiguous cube
+configurations with its own triangle table; LAI uses Lorensen's classic cases (scikit-image). Both give the
+same mesh when no cube is ambiguous (breast1); on brain1 the area differs by 0.21 % and the volume by
+0.06 %, so these are held to 3e-3 there."""
+
+
+def baseline(family: str, case: str) -> tuple[dict[str, float], dict[str, object]]:
+    """Return PyRadiomics' expected features (without prefix) and the settings it used for one case."""
+    column = pd.read_csv(PYRADIOMICS / "baseline" / f"baseline_{family}.csv", index_col=0)[case]
+    settings = ast.literal_eval(column["diagnostics_Configuration_Settings"])
+    prefix = f"original_{family}_"
+    expected = {k[len(prefix) :]: float(v) for k, v in column.items() if k.startswith(prefix)}
+    return expected, settings
+
+
+def lai_features(case: str, pyradiomics_settings: dict[str, object]) -> dict[str, float]:
+    assert pyradiomics_settings["resampledPixelSpacing"] is None
+    assert pyradiomics_settings["normalize"] is False
+    settings = {
+        "preset": "pyradiomics",
+        "bin_width": pyradiomics_settings["binWidth"],
+        "voxel_array_shift": pyradiomics_settings.get("voxelArrayShift", 0),
+    }
+    return extract_features(
+        PYRADIOMICS / f"{case}_image.nrrd",
+        PYRADIOMICS / f"{case}_label.nrrd",
+        settings,
+        label=int(str(pyradiomics_settings["label"])),
+    )
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_firstorder_matches_pyradiomics_baseline(case: str) -> None:
+    expected, settings = baseline("firstorder", case)
+    features = lai_features(case, settings)
+    assert len(expected) == 18
+    for name, value in expected.items():
+        assert features[f"original_firstorder_{name}"] == pytest.approx(value, rel=1e-6), name
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_shape_matches_pyradiomics_baseline(case: str) -> None:
+    expected, settings = baseline("shape", case)
+    features = lai_features(case, settings)
+    compared = 0
+    for name, value in expected.items():
+        key = f"original_shape_{name}"
+        if key not in features:  # the 2D diameters are not part of this version
+            assert name.startswith("Maximum2DDiameter")
+            continue
+        tolerance = 3e-3 if case == "brain1" and name in MESH_FEATURES else 1e-6
+        assert features[key] == pytest.approx(value, rel=tolerance), name
+        compared += 1
+    assert compared == 11
