@@ -1,0 +1,180 @@
+"""lai.radiomics.extract_dataset: one row per lesion over a tiny Dataset with two sequences on different grids.
+
+Each image is piecewise constant in world space: liver everywhere in a box, each lesion a ball of one
+intensity. So the lesion-to-liver ratios are known without running any feature code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lai.data import Dataset, image_relpath, lesion_mask_relpath, liver_mask_relpath, write_index
+from lai.imaging import Image, save_image
+from lai.radiomics import FEATURE_NAMES, extract_dataset
+
+PORTAL_AFFINE = np.array(
+    [[1.5, 0.0, 0.0, -36.0], [0.0, 1.5, 0.0, -36.0], [0.0, 0.0, 3.0, -30.0], [0.0, 0.0, 0.0, 1.0]]
+)
+"""48 x 48 x 20 voxels of 1.5 x 1.5 x 3 mm: x, y from -36 to 34.5 mm, z from -30 to 27 mm."""
+
+T2W_AFFINE = np.array(
+    [[2.0, 0.0, 0.0, -34.7], [0.0, 2.0, 0.0, -35.3], [0.0, 0.0, 4.0, -29.1], [0.0, 0.0, 0.0, 1.0]]
+)
+"""36 x 36 x 15 voxels of 2 x 2 x 4 mm, offset from the portal grid."""
+
+LIVER = {"portal": 100.0, "t2w": 50.0}
+BALLS = {  # label: (centre mm, radius mm, intensity / liver)
+    1: ((-15.0, 0.0, 0.0), 7.0, 1.5),
+    2: ((16.0, 3.0, 0.0), 5.0, 0.8),
+}
+SHELL_MM = 4.0
+"""Each lesion's intensity fills its ball grown by this margin, so a mask voxel resampled by nearest
+neighbour onto the other grid (off by at most half a portal voxel diagonal, 2.3 mm) still sees it."""
+
+CASES = pd.DataFrame(
+    {
+        "case_id": ["c1", "c2", "c3"],
+        "patient_id": ["p1", "p1", "p2"],
+        "centre": ["A", "A", "B"],
+        "study_date": ["2020-01-05", "2020-07-11", "2021-03-02"],
+    }
+)
+LESIONS = pd.DataFrame(
+    {
+        "lesion_id": ["c1-1", "c1-2", "c2-1", "c3-1"],
+        "case_id": ["c1", "c1", "c2", "c3"],
+        "mask_label": [1, 2, 1, 1],
+        "diagnosis": ["hcc", "hem", "met", "fnh"],
+        "malignant": [True, False, True, False],
+        "reference_standard": ["histology", "imaging", "histology", "imaging"],
+        "diameter_mm": [14.0, 10.0, 14.0, 14.0],
+    }
+)
+LABELS = {"c1": (1, 2), "c2": (1,), "c3": (1,)}
+SEQUENCES_OF = {"c1": ("t2w", "portal"), "c2": ("t2w", "portal"), "c3": ("portal",)}
+
+
+def world_of(affine: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    ijk = np.stack(np.meshgrid(*(np.arange(n) for n in shape), indexing="ij"), axis=-1).astype(float)
+    return ijk @ affine[:3, :3].T + affine[:3, 3]
+
+
+def in_ball(world: np.ndarray, label: int, margin: float = 0.0) -> np.ndarray:
+    centre, radius, _ = BALLS[label]
+    return np.linalg.norm(world - centre, axis=-1) <= radius + margin
+
+
+def sequence_image(
+    sequence: str, affine: np.ndarray, shape: tuple[int, int, int], labels: tuple[int, ...]
+) -> Image:
+    world = world_of(affine, shape)
+    array = np.full(shape, LIVER[sequence])
+    for label in labels:
+        array[in_ball(world, label, SHELL_MM)] = LIVER[sequence] * BALLS[label][2]
+    return Image(array.astype(np.float32), affine)
+
+
+def write_dataset(root: Path) -> Dataset:
+    files: dict[str, str] = {}
+    portal_shape, t2w_shape = (48, 48, 20), (36, 36, 15)
+    portal_world = world_of(PORTAL_AFFINE, portal_shape)
+    for case_id, labels in LABELS.items():
+        mask = np.zeros(portal_shape, dtype=np.uint8)
+        for label in labels:
+            mask[in_ball(portal_world, label)] = label
+        files[lesion_mask_relpath(case_id)] = save_image(
+            Image(mask, PORTAL_AFFINE), root / lesion_mask_relpath(case_id)
+        )
+        for sequence in SEQUENCES_OF[case_id]:
+            affine, shape = (PORTAL_AFFINE, portal_shape) if sequence == "portal" else (T2W_AFFINE, t2w_shape)
+            rel = image_relpath(case_id, sequence)
+            files[rel] = save_image(sequence_image(sequence, affine, shape, labels), root / rel)
+    liver = np.ones(portal_shape, dtype=np.uint8)
+    files[liver_mask_relpath("c1")] = save_image(Image(liver, PORTAL_AFFINE), root / liver_mask_relpath("c1"))
+    return write_index(root, name="tiny-radiomics", cases=CASES, lesions=LESIONS, files=files)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    return write_dataset(tmp_path_factory.mktemp("tiny"))
+
+
+def test_one_row_per_lesion_with_ids_labels_and_every_feature_column(dataset: Dataset) -> None:
+    table = extract_dataset(dataset, scheduler="sync")
+    frame = table.frame
+    assert frame["lesion_id"].tolist() == ["c1-1", "c1-2", "c2-1", "c3-1"]
+    assert frame["patient_id"].tolist() == ["p1", "p1", "p1", "p2"]
+    assert frame["diagnosis"].tolist() == ["hcc", "hem", "met", "fnh"]
+    assert frame["malignant"].tolist() == [True, False, True, False]
+    assert frame["diameter_mm"].tolist() == [14.0, 10.0, 14.0, 14.0]
+    expected = {f"{s}:{name}" for s in ("t2w", "portal") for name in FEATURE_NAMES}
+    expected |= {"kinetics:t2w_lesion_to_liver_ratio", "kinetics:portal_lesion_to_liver_ratio"}
+    assert set(table.feature_columns) == expected
+    assert "portal:original_firstorder_Mean" in expected and "t2w:original_shape_VoxelVolume" in expected
+
+
+def test_lesion_to_liver_ratio_is_known_from_the_phantom(dataset: Dataset) -> None:
+    frame = extract_dataset(dataset, scheduler="sync").frame.set_index("lesion_id")
+    expected = {"c1-1": 1.5, "c1-2": 0.8, "c2-1": 1.5, "c3-1": 1.5}  # c1: liver mask; c2, c3: ring
+    for lesion_id, ratio in expected.items():
+        assert frame.loc[lesion_id, "kinetics:portal_lesion_to_liver_ratio"] == pytest.approx(ratio)
+        # the default liver normalisation makes the mean itself the ratio to the liver
+        assert frame.loc[lesion_id, "portal:original_firstorder_Mean"] == pytest.approx(ratio)
+    assert frame.loc["c2-1", "kinetics:t2w_lesion_to_liver_ratio"] == pytest.approx(1.5)
+
+
+def test_shape_on_the_mask_grid_counts_the_mask_voxels(dataset: Dataset) -> None:
+    frame = extract_dataset(dataset, scheduler="sync", sequences=["portal"]).frame.set_index("lesion_id")
+    voxels = int(in_ball(world_of(PORTAL_AFFINE, (48, 48, 20)), 2).sum())
+    assert frame.loc["c1-2", "portal:original_shape_VoxelVolume"] == pytest.approx(voxels * 1.5 * 1.5 * 3.0)
+    assert not any(c.startswith("t2w:") for c in frame.columns)
+
+
+def test_a_missing_sequence_gives_nan_not_an_error(dataset: Dataset) -> None:
+    frame = extract_dataset(dataset, scheduler="sync").frame.set_index("lesion_id")
+    t2w = [c for c in frame.columns if c.startswith("t2w:") or c == "kinetics:t2w_lesion_to_liver_ratio"]
+    assert frame.loc["c3-1", t2w].isna().all()
+    assert frame.loc[["c1-1", "c1-2", "c2-1"], t2w].notna().all().all()
+
+
+def test_second_run_is_served_from_the_cache(dataset: Dataset, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = extract_dataset(dataset, cache_dir=cache, scheduler="processes")
+    entries = sorted(cache.rglob("*.pkl"))
+    assert len(entries) == 3  # one per case
+    mtimes = [p.stat().st_mtime_ns for p in entries]
+    second = extract_dataset(dataset, cache_dir=cache, scheduler="sync")
+    pd.testing.assert_frame_equal(first.frame, second.frame)
+    assert sorted(cache.rglob("*.pkl")) == entries
+    assert [p.stat().st_mtime_ns for p in entries] == mtimes
+    other_settings = extract_dataset(dataset, settings={"bin_width": 0.1}, cache_dir=cache, scheduler="sync")
+    assert len(sorted(cache.rglob("*.pkl"))) == 6  # other settings, other keys
+    assert other_settings.metadata["settings_hash"] != first.metadata["settings_hash"]
+
+
+def test_metadata_records_settings_sequences_and_dataset(dataset: Dataset, tmp_path: Path) -> None:
+    table = extract_dataset(dataset, sequences=["portal", "t2w"], scheduler="sync")
+    meta = table.metadata
+    assert meta["sequences"] == ["t2w", "portal"]
+    assert meta["settings"]["preset"] == "liver_mri"
+    assert meta["settings"]["normalise"] == "liver"
+    assert len(meta["settings_hash"]) == 64
+    assert meta["dataset"]["name"] == "tiny-radiomics"
+    table.write(tmp_path / "features.parquet")
+    assert type(table).read(tmp_path / "features.parquet").metadata["settings_hash"] == meta["settings_hash"]
+
+
+def test_unknown_sequence_is_refused(dataset: Dataset) -> None:
+    with pytest.raises(ValueError, match="Unknown sequence name"):
+        extract_dataset(dataset, sequences=["T2"], scheduler="sync")
+
+
+def test_sync_scheduler_gives_the_table_of_the_process_pool(dataset: Dataset) -> None:
+    in_process = extract_dataset(dataset, scheduler="sync")
+    in_pool = extract_dataset(dataset, scheduler="processes")
+    pd.testing.assert_frame_equal(in_process.frame, in_pool.frame)
+    assert in_process.metadata == in_pool.metadata
