@@ -163,6 +163,33 @@ def test_malignant_that_is_not_a_boolean(tiny: Path) -> None:
     assert "'maybe'" in problems[0].message
 
 
+# --- splits.json ---
+
+
+def write_splits(root: Path, splits: object) -> None:
+    (root / "splits.json").write_text(json.dumps(splits))
+    relist(root)
+
+
+def test_splits_that_are_not_lists_of_case_ids(tiny: Path) -> None:
+    write_splits(tiny, {"train": "c1,c2", "test": ["c3"]})
+    assert found(validate_dataset(tiny)) == [("splits.json", "invalid-json")]
+
+
+def test_split_listing_a_case_not_in_cases_csv(tiny: Path) -> None:
+    write_splits(tiny, {"train": ["c1", "c2"], "test": ["c3", "c4"]})
+    problems = validate_dataset(tiny)
+    assert found(problems) == [("splits.json", "unknown-case")]
+    assert "'c4'" in problems[0].message and "'test'" in problems[0].message
+
+
+def test_patient_with_cases_on_both_sides_of_a_split(tiny: Path) -> None:
+    write_splits(tiny, {"train": ["c1"], "test": ["c2", "c3"]})  # c1 and c2 are both patient p1
+    problems = validate_dataset(tiny)
+    assert found(problems) == [("splits.json", "split-leak")]
+    assert "'p1'" in problems[0].message and "train: c1" in problems[0].message
+
+
 # --- Images and masks ---
 
 

@@ -37,14 +37,15 @@ from lai.files import sha256_file
 
 PROBLEM_CODES: dict[str, str] = {
     "missing-file": "a required file, a file listed in dataset.json, a case's images or its lesion mask is absent",
-    "invalid-json": "dataset.json is not valid JSON, or its 'files' entry is not a map of path to sha256",
+    "invalid-json": "dataset.json or splits.json is not valid JSON of the expected shape",
     "unparseable-table": "cases.csv or lesions.csv cannot be parsed as CSV",
     "missing-column": "cases.csv or lesions.csv lacks a required column",
     "missing-value": "a required id (case_id, patient_id, lesion_id, mask_label) is empty",
     "invalid-value": "mask_label is not a positive integer, or malignant is not true/false",
     "duplicate-case": "a case_id appears more than once in cases.csv",
     "duplicate-lesion": "a lesion_id appears more than once in lesions.csv",
-    "unknown-case": "a lesion's case_id is not in cases.csv",
+    "unknown-case": "a lesion's case_id, or a case id in splits.json, is not in cases.csv",
+    "split-leak": "one patient's cases are in more than one split of splits.json",
     "unknown-diagnosis": "a diagnosis code is not in the taxonomy",
     "inconsistent-malignant": "the malignant flag contradicts the diagnosis",
     "unknown-sequence": "an image is named for no canonical sequence",
@@ -97,7 +98,8 @@ def validate_dataset(root: str | os.PathLike[str]) -> list[Problem]:
     Returns
     -------
     list of Problem
-        In a stable order: metadata, tables, cross-table checks, images and masks, then files and checksums.
+        In a stable order: metadata, tables, cross-table checks, splits, images and masks, then files and
+        checksums.
     """
     root = Path(root)
     if not root.is_dir():
@@ -110,6 +112,8 @@ def validate_dataset(root: str | os.PathLike[str]) -> list[Problem]:
         problems += _check_cases(cases)
     if lesions is not None:
         problems += _check_lesions(lesions, cases)
+    if (root / "splits.json").is_file():
+        problems += _check_splits(root, cases)
     if cases is not None:
         for case_id in _unique_ids(cases["case_id"]):
             case_lesions = None if lesions is None else lesions[lesions["case_id"] == case_id]
@@ -205,6 +209,39 @@ def _check_lesions(lesions: pd.DataFrame, cases: pd.DataFrame | None) -> list[Pr
             expected = "malignant" if DIAGNOSES[diagnosis].malignant else "benign"
             message = f"{lesion} is {diagnosis!r}, which is {expected}, but has malignant={malignant}"
             problems.append(Problem(name, "inconsistent-malignant", message))
+    return problems
+
+
+def _check_splits(root: Path, cases: pd.DataFrame | None) -> list[Problem]:
+    """Check splits.json: a map of split name to case ids, each a known case, no patient in two splits."""
+    name = "splits.json"
+    try:
+        splits: Any = json.loads((root / name).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return [Problem(name, "invalid-json", f"{name} is not valid JSON ({error})")]
+    if not isinstance(splits, dict) or not all(
+        isinstance(ids, list) and all(isinstance(i, str) for i in ids) for ids in splits.values()
+    ):
+        message = f"{name} must be an object mapping each split name to a list of case ids (strings)"
+        return [Problem(name, "invalid-json", message)]
+    if cases is None:
+        return []
+    patient_of = dict(zip(cases["case_id"].astype(str), cases["patient_id"], strict=True))
+    problems = []
+    splits_of_patient: dict[str, dict[str, list[str]]] = {}
+    for split, case_ids in splits.items():
+        for case_id in case_ids:
+            if case_id not in patient_of:
+                message = f"{name}: split {split!r} lists case {case_id!r}, which cases.csv does not list"
+                problems.append(Problem(name, "unknown-case", message))
+            elif _present(patient_of[case_id]):
+                by_split = splits_of_patient.setdefault(str(patient_of[case_id]), {})
+                by_split.setdefault(split, []).append(case_id)
+    for patient, by_split in splits_of_patient.items():
+        if len(by_split) > 1:
+            where = "; ".join(f"{split}: {', '.join(ids)}" for split, ids in by_split.items())
+            message = f"{name}: patient {patient!r} has cases in {len(by_split)} splits ({where})"
+            problems.append(Problem(name, "split-leak", message))
     return problems
 
 
