@@ -313,9 +313,9 @@ def _study_start(exam: ExamInfo) -> float:
 def _schedule(images: Mapping[str, Image], exam: ExamInfo) -> tuple[list[_Series], float]:
     """Return the series in acquisition order (numbered, timed) and the injection time.
 
-    Times are seconds after midnight. Each post-contrast phase is acquired at injection + its delay
-    (later only if the scanner is still busy); with gadoxetate, T2w and DWI fill the wait before the
-    hepatobiliary phase, as liver protocols do.
+    Times are seconds after midnight. Each post-contrast phase is acquired at injection + its delay;
+    with gadoxetate, T2w and DWI fill the wait before the hepatobiliary phase when they fit in it, as
+    liver protocols do.
     """
     style = centre_style(exam.centre)
     low, high = scanner(exam.vendor, exam.field_strength).b_values
@@ -363,6 +363,11 @@ def _schedule(images: Mapping[str, Image], exam: ExamInfo) -> tuple[list[_Series
             add("adc", dwi_start)  # computed at the console from the DWI: same acquisition time
         return clock
 
+    body_time = sum(
+        series_protocol(exam.vendor, name, exam.field_strength, style).duration + _GAP_S
+        for name in ("t2w", "dwi_b0", "dwi")
+        if name in groups
+    )
     phases = sorted((name for name in POST_CONTRAST if name in groups), key=lambda name: delays[name])
     gadoxetate_wait = "hbp" in phases
     clock = _study_start(exam) + 240.0  # localiser and calibration come first
@@ -375,9 +380,12 @@ def _schedule(images: Mapping[str, Image], exam: ExamInfo) -> tuple[list[_Series
         clock = add("t1_pre", clock)
     injection = clock
     for name in phases:
-        if name == "hbp":
+        start = injection + delays[name]
+        if name == "hbp" and clock + body_time <= start:
             clock = add_body(clock)
-        clock = add(name, max(clock, injection + delays[name]))
+        clock = add(name, start)
+    if gadoxetate_wait and len(series) < len(groups):  # the wait was too short for T2w and DWI
+        add_body(clock)
     return series, injection
 
 
