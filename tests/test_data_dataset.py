@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -189,3 +190,34 @@ def test_write_index_refuses_tables_without_required_columns(tmp_path: Path) -> 
     with pytest.raises(DatasetError, match="patient_id"):
         write_index(tmp_path, name="bad", cases=CASES.drop(columns=["patient_id"]), lesions=LESIONS, files={})
     assert not (tmp_path / "dataset.json").exists()
+
+
+def test_malignant_flags_written_as_text_read_as_their_value(tiny: Path) -> None:
+    lesions = pd.read_csv(tiny / "lesions.csv", dtype=str)
+    lesions["malignant"] = ["TRUE", "false", "1", "0"]
+    lesions.to_csv(tiny / "lesions.csv", index=False)
+    flags = [lesion.malignant for case in Dataset.read(tiny).iter_cases() for lesion in case.lesions]
+    assert flags == [True, False, True, False]
+
+
+@pytest.mark.parametrize(("column", "value"), [("malignant", "maybe"), ("mask_label", "1.5")])
+def test_iter_cases_names_the_lesion_with_an_unusable_value(tiny: Path, column: str, value: str) -> None:
+    lesions = pd.read_csv(tiny / "lesions.csv", dtype=str)
+    lesions.loc[2, column] = value
+    lesions.to_csv(tiny / "lesions.csv", index=False)
+    with pytest.raises(
+        DatasetError, match=rf"lesions\.csv: lesion 'c2-1': {column} '?{re.escape(value)}'?: expected"
+    ):
+        list(Dataset.read(tiny).iter_cases())
+
+
+def test_splits_that_are_not_json_name_the_file(tiny: Path) -> None:
+    (tiny / "splits.json").write_text('{"train": [')
+    with pytest.raises(DatasetError, match=r"splits\.json: not valid JSON"):
+        Dataset.read(tiny).splits()
+
+
+def test_dataset_json_that_is_not_an_object_names_the_file(tiny: Path) -> None:
+    (tiny / "dataset.json").write_text("[]")
+    with pytest.raises(DatasetError, match=r"dataset\.json: expected a JSON object"):
+        Dataset.read(tiny)

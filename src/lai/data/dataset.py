@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from lai import __version__
@@ -120,9 +121,12 @@ class Dataset:
             raise DatasetError(msg)
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             msg = f"{meta_path}: not valid JSON ({error})"
             raise DatasetError(msg) from error
+        if not isinstance(meta, dict):
+            msg = f"{meta_path}: expected a JSON object, found {type(meta).__name__}"
+            raise DatasetError(msg)
         cases = read_table(root / "cases.csv", CASE_COLUMNS)
         lesions = read_table(root / "lesions.csv", LESION_COLUMNS)
         return cls(root, meta, cases, lesions)
@@ -180,7 +184,15 @@ class Dataset:
         path = self.root / "splits.json"
         if not path.is_file():
             return {}
-        return {k: list(v) for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
+        try:
+            splits = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            msg = f"{path}: not valid JSON ({error})"
+            raise DatasetError(msg) from error
+        if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
+            msg = f"{path}: expected an object mapping split names to lists of case ids"
+            raise DatasetError(msg)
+        return {str(k): [str(i) for i in v] for k, v in splits.items()}
 
 
 def read_table(path: Path, required: Sequence[str]) -> pd.DataFrame:
@@ -200,16 +212,53 @@ def read_table(path: Path, required: Sequence[str]) -> pd.DataFrame:
     return table
 
 
+_FLAGS = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
+
+
+def parse_malignant(value: Any) -> bool | None:
+    """Return a lesions.csv ``malignant`` cell as a bool, or None when empty; raise ``ValueError`` otherwise.
+
+    ``True``/``False`` in any case and ``1``/``0`` are accepted, so a flag read as text is never taken as
+    true merely for being a non-empty string.
+    """
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if value is None or pd.isna(value) or str(value).strip() == "":
+        return None
+    try:
+        return _FLAGS[str(value).strip().lower()]
+    except KeyError:
+        msg = f"malignant {value!r}: expected true or false"
+        raise ValueError(msg) from None
+
+
+def parse_mask_label(value: Any) -> int:
+    """Return a lesions.csv ``mask_label`` cell as a positive int; raise ``ValueError`` otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not (number.is_integer() and number > 0):
+        msg = f"mask_label {value!r}: expected a positive integer"
+        raise ValueError(msg)
+    return int(number)
+
+
 def _lesion_from_row(row: Mapping[Any, Any]) -> Lesion:
     diagnosis = row.get("diagnosis")
-    malignant = row.get("malignant")
     diameter = row.get("diameter_mm")
+    try:
+        mask_label = parse_mask_label(row["mask_label"])
+        malignant = parse_malignant(row.get("malignant"))
+    except ValueError as error:
+        msg = f"lesions.csv: lesion {row['lesion_id']!r}: {error}"
+        raise DatasetError(msg) from None
     return Lesion(
         lesion_id=str(row["lesion_id"]),
         case_id=str(row["case_id"]),
-        mask_label=int(row["mask_label"]),
+        mask_label=mask_label,
         diagnosis=None if pd.isna(diagnosis) else str(diagnosis),
-        malignant=None if pd.isna(malignant) else bool(malignant),
+        malignant=malignant,
         diameter_mm=None if diameter is None or pd.isna(diameter) else float(diameter),
     )
 

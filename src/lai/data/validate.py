@@ -30,6 +30,8 @@ from lai.data.dataset import (
     image_relpath,
     lesion_mask_relpath,
     liver_mask_relpath,
+    parse_malignant,
+    parse_mask_label,
     read_table,
 )
 from lai.data.taxonomy import DIAGNOSES, SEQUENCES
@@ -58,8 +60,6 @@ PROBLEM_CODES: dict[str, str] = {
     "unlisted-file": "a file in the folder is not listed in dataset.json",
 }
 """Every problem code ``validate_dataset`` reports, with its meaning (docs/dataset.md explains each)."""
-
-_MALIGNANT_VALUES = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
 
 
 @dataclass(frozen=True)
@@ -196,10 +196,13 @@ def _check_lesions(lesions: pd.DataFrame, cases: pd.DataFrame | None) -> list[Pr
         if _present(row["mask_label"]) and _mask_label(row["mask_label"]) is None:
             message = f"{lesion} has mask_label {row['mask_label']!r}; expected a positive integer"
             problems.append(Problem(name, "invalid-value", message))
-        diagnosis, malignant = row["diagnosis"], _malignant(row["malignant"])
-        if _present(row["malignant"]) and malignant is None:
+        try:
+            malignant = parse_malignant(row["malignant"])
+        except ValueError:
+            malignant = None
             message = f"{lesion} has malignant {row['malignant']!r}; expected true or false"
             problems.append(Problem(name, "invalid-value", message))
+        diagnosis = row["diagnosis"]
         if not _present(diagnosis):
             continue
         if diagnosis not in DIAGNOSES:
@@ -280,21 +283,11 @@ def _unique_ids(column: pd.Series) -> list[str]:
 
 
 def _mask_label(value: Any) -> int | None:
-    """Return a mask_label as a positive int, or None when it is not one."""
+    """Return a mask_label as a positive int, or None when it is empty or not one."""
     try:
-        number = float(value)
-    except (TypeError, ValueError):
+        return parse_mask_label(value)
+    except ValueError:
         return None
-    return int(number) if number.is_integer() and number > 0 else None
-
-
-def _malignant(value: Any) -> bool | None:
-    """Return the malignant flag as a bool, or None when it is empty or not a recognisable boolean."""
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if not _present(value):
-        return None
-    return _MALIGNANT_VALUES.get(str(value).strip().lower())
 
 
 # --- Images and masks ---
