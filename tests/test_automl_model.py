@@ -7,11 +7,18 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from test_automl_classifier import synthetic_table
 
 from lai import __version__
-from lai.automl import AutoClassifier, ModelFolderError, load_model, predict_table, save_model, training_data_hash
+from lai.automl import (
+    AutoClassifier,
+    ModelFolderError,
+    load_model,
+    predict_table,
+    save_model,
+    training_data_hash,
+)
 from lai.data.feature_table import ID_COLUMNS, FeatureTable
+from test_automl_classifier import synthetic_table
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +60,14 @@ def test_training_data_hash_changes_with_a_feature_value_or_a_label(table):
     assert training_data_hash(same, "diagnosis") == training_data_hash(table, "diagnosis")
     changed_value = table.frame.copy()
     changed_value.iloc[0, changed_value.columns.get_loc("t2w:original_firstorder_F0")] += 1e-9
-    assert training_data_hash(FeatureTable(changed_value), "diagnosis") != training_data_hash(table, "diagnosis")
+    assert training_data_hash(FeatureTable(changed_value), "diagnosis") != training_data_hash(
+        table, "diagnosis"
+    )
     changed_label = table.frame.copy()
     changed_label.loc[0, "diagnosis"] = "cyst" if changed_label.loc[0, "diagnosis"] != "cyst" else "hcc"
-    assert training_data_hash(FeatureTable(changed_label), "diagnosis") != training_data_hash(table, "diagnosis")
+    assert training_data_hash(FeatureTable(changed_label), "diagnosis") != training_data_hash(
+        table, "diagnosis"
+    )
 
 
 def test_predict_table_gives_ids_prediction_and_one_probability_per_class(tmp_path, table, fitted):
