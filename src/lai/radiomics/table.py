@@ -19,7 +19,7 @@ from lai.data.feature_table import ID_COLUMNS, LABEL_COLUMNS, FeatureTable
 from lai.data.taxonomy import SEQUENCES
 from lai.files import sha256_file
 from lai.imaging import load_image
-from lai.radiomics.extract import FEATURE_NAMES, features_on_grid, labels_on_grid
+from lai.radiomics.extract import FEATURE_NAMES, RadiomicsError, features_on_grid, labels_on_grid
 from lai.radiomics.normalisation import liver_reference
 from lai.radiomics.settings import load_settings, settings_hash
 
@@ -134,8 +134,12 @@ def extract_case(task: CaseTask) -> dict[str, dict[str, float]]:
             liver = (
                 labels_on_grid(load_image(liver_path), image.grid, source=f"{source}, liver {liver_path}") > 0
             )
+        reference, where = 0.0, ""
         for lesion_id, label in task.lesions:
-            reference, _ = _reference(image.array, labels, label, image.spacing, liver, task.settings, source)
+            if where != "liver_mask":  # a liver-mask median serves every lesion; a ring is per lesion
+                reference, where = _reference(
+                    image.array, labels, label, image.spacing, liver, task.settings, source
+                )
             normaliser = reference if task.settings["normalise"] == "liver" else None
             features = features_on_grid(
                 image, labels, label, task.settings, normaliser=normaliser, source=source
@@ -160,7 +164,7 @@ def _reference(
         return liver_reference(intensities, labels, label, spacing, liver=liver, ring_mm=settings["ring_mm"])
     except ValueError as error:
         msg = f"{error} ({source})"
-        raise ValueError(msg) from error
+        raise RadiomicsError(msg) from error
 
 
 def _chosen_sequences(dataset: Dataset, sequences: Sequence[str] | None) -> list[str]:
