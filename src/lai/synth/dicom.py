@@ -85,7 +85,7 @@ _GIVEN_NAMES = {
     "F": ("Maria", "Anna", "Sophie", "Emma", "Julia", "Laura", "Elena", "Claire", "Ingrid", "Sara",
           "Hanna", "Marta", "Giulia", "Lucía", "Margaret", "Helen", "Agnieszka", "Eva", "Ines", "Chloé"),
     "M": ("Jan", "Peter", "Thomas", "Michael", "Luca", "Marco", "Pierre", "Jean", "Lars", "Erik",
-          "Pablo", "Javier", "David", "James", "Robert", "Piotr", "Tomáš", "Stefan", "Hans", "Kevin"),
+          "Pablo", "Javier", "David", "James", "Robert", "Piotr", "Tomás", "Stefan", "Hans", "Kevin"),
 }  # fmt: skip
 _CITIES = (
     ("Leiden", "2333 ZA", "Albinusdreef"), ("Heidelberg", "69120", "Im Neuenheimer Feld"),
@@ -171,7 +171,8 @@ def write_case_dicom(out_dir: Path, images: Mapping[str, Image], exam: ExamInfo)
 
 
 def _check_exam(images: Mapping[str, Image], exam: ExamInfo) -> None:
-    scanner(exam.vendor, exam.field_strength)
+    """Raise ``ValueError`` naming the case when the exam or its images cannot be written."""
+    scanner(exam.vendor, exam.field_strength)  # raises for an unknown vendor or field strength
     unknown = sorted(set(images) - {"t2w", "t1_in", "t1_opp", "dwi_b0", "dwi", "adc", *DYNAMIC})
     if unknown:
         msg = f"Case {exam.case_id}: unknown sequence names {unknown}"
@@ -474,8 +475,8 @@ def _volume_dataset(vendor: str, b_value: int, sequence_name: str) -> Dataset:
     """Return the elements that differ between the b-value volumes of a DWI series."""
     ds = Dataset()
     ds.DiffusionBValue = float(b_value)
+    ds.SequenceName = sequence_name
     if vendor == "Siemens":
-        ds.SequenceName = sequence_name.replace(sequence_name[sequence_name.find("_b") :], f"_b{b_value}t")
         ds.private_block(0x0019, "SIEMENS MR HEADER", create=True).add_new(0x0C, "IS", b_value)
     elif vendor == "GE":
         # GE's b-value lives in the first of four integers of (0043,1039).
@@ -598,7 +599,11 @@ def _write_series(
         for volume, (frames, positions, _, _) in enumerate(stacks):
             elements = dict(series_elements)
             if series.b_values is not None:
-                elements |= _encode(_volume_dataset(exam.vendor, series.b_values[volume], ds.SequenceName))
+                b_value = series.b_values[volume]
+                protocol = series_protocol(
+                    exam.vendor, "dwi", exam.field_strength, centre_style(exam.centre), b_value=b_value
+                )
+                elements |= _encode(_volume_dataset(exam.vendor, b_value, protocol.sequence_name))
             position = [[_ds(value) for value in point] for point in positions]
             for k in range(n_slices):
                 instance += 1
