@@ -87,11 +87,15 @@ def test_shifting_the_grid_by_whole_voxels_shifts_the_array() -> None:
     np.testing.assert_allclose(out.array, array[2:7, 1:6, :], rtol=0, atol=1e-12)
 
 
-def test_points_outside_the_image_take_the_fill_value() -> None:
+@pytest.mark.parametrize("fill", [-5.0, 0.0, 3.5])
+@pytest.mark.parametrize("order", [0, 1, 3])
+def test_points_outside_the_image_take_the_fill_value(order: int, fill: float) -> None:
     image = Image(np.ones((4, 4, 4), np.float32), np.eye(4))
-    far = np.eye(4)
-    far[:3, 3] = [100.0, 0.0, 0.0]
-    assert np.all(resample_to_grid(image, Grid((3, 3, 3), far), fill=-5.0).array == -5.0)
+    half_out = np.eye(4)
+    half_out[:3, 3] = [2.0, 0.0, 0.0]  # target voxels i = 0, 1 lie over source voxels 2, 3; i = 2, 3 beyond
+    out = resample_to_grid(image, Grid((4, 4, 4), half_out), order=order, fill=fill).array
+    assert np.all(out[:2] == 1.0)
+    assert np.all(out[2:] == fill)
 
 
 @pytest.mark.parametrize("order", [0, 1])

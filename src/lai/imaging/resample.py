@@ -28,7 +28,7 @@ def resample_to_grid(image: Image, grid: Grid, *, order: int = 1, fill: float = 
         matrix = np.diag(matrix)  # scipy's faster separable path
     offset = source_from_target[:3, 3]
 
-    def sample(values: np.ndarray, spline_order: int, mode: str) -> np.ndarray:
+    def sample(values: np.ndarray, spline_order: int, mode: str, outside: float) -> np.ndarray:
         return ndimage.affine_transform(
             values,
             matrix,
@@ -36,15 +36,15 @@ def resample_to_grid(image: Image, grid: Grid, *, order: int = 1, fill: float = 
             output_shape=grid.shape,
             order=spline_order,
             mode=mode,
-            cval=fill,
+            cval=outside,
             prefilter=spline_order > 1,
         )
 
     if order == 0:
         # "grid-constant" keeps the outer half of edge voxels, where "constant" would give ``fill``
-        return Image(sample(array, 0, "grid-constant"), grid.affine.copy())
-    out = sample(array, order, "nearest")
-    inside = sample(np.ones(image.shape, dtype=np.uint8), 0, "grid-constant").astype(bool)
+        return Image(sample(array, 0, "grid-constant", fill), grid.affine.copy())
+    out = sample(array, order, "nearest", fill)
+    inside = sample(np.ones(image.shape, dtype=np.uint8), 0, "grid-constant", 0).astype(bool)
     out[~inside] = fill
     return Image(out, grid.affine.copy())
 
