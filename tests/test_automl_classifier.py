@@ -18,7 +18,9 @@ from lai.data.feature_table import FeatureTable
 from lai.data.taxonomy import DIAGNOSES
 
 
-def synthetic_table(n_lesions: int = 400, n_patients: int = 150, n_centres: int = 3, seed: int = 0) -> FeatureTable:
+def synthetic_table(
+    n_lesions: int = 400, n_patients: int = 150, n_centres: int = 3, seed: int = 0
+) -> FeatureTable:
     """A lesion table: 8 diagnoses from ``make_classification``, patients with 1 to many lesions, centres."""
     X, y = make_classification(
         n_samples=n_lesions,

@@ -51,9 +51,9 @@ def test_interval_on_asah_agrees_with_proc_delong_interval():
     auc, variance = 0.731368563685637, 0.00266868245717244
     half = 1.959963984540054 * np.sqrt(variance)
     for method in ("percentile", "bca"):
-        point, low, high = cluster_bootstrap(auc_statistic(positive, score), np.arange(len(asah)), method=method)[
-            "auc"
-        ]
+        point, low, high = cluster_bootstrap(
+            auc_statistic(positive, score), np.arange(len(asah)), method=method
+        )["auc"]
         assert point == pytest.approx(auc, abs=1e-12)
         assert low == pytest.approx(auc - half, abs=0.025)
         assert high == pytest.approx(auc + half, abs=0.025)
@@ -64,7 +64,9 @@ def test_duplicated_lesions_of_a_patient_do_not_narrow_the_interval():
     patients = np.arange(150)
     _, low, high = cluster_bootstrap(auc_statistic(positive, score), patients)["auc"]
     copies = np.repeat(np.arange(150), 4)
-    _, low4, high4 = cluster_bootstrap(auc_statistic(positive[copies], score[copies]), patients[copies])["auc"]
+    _, low4, high4 = cluster_bootstrap(auc_statistic(positive[copies], score[copies]), patients[copies])[
+        "auc"
+    ]
     _, naive_low, naive_high = cluster_bootstrap(
         auc_statistic(positive[copies], score[copies]), np.arange(copies.size)
     )["auc"]
