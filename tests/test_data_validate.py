@@ -213,6 +213,15 @@ def test_case_without_any_image(tiny: Path) -> None:
     assert found(validate_dataset(tiny)) == [("images/c3", "missing-file")]
 
 
+def test_image_folder_of_a_case_not_in_cases_csv(tiny: Path) -> None:
+    edit_table(tiny, "cases.csv", lambda t: t[t["case_id"] != "c3"])
+    edit_table(tiny, "lesions.csv", lambda t: t[t["case_id"] != "c3"])
+    write_splits(tiny, {"train": ["c1", "c2"]})
+    problems = validate_dataset(tiny)
+    assert found(problems) == [("images/c3", "unknown-case"), ("masks/c3", "unknown-case")]
+    assert "'c3'" in problems[0].message
+
+
 def test_image_that_cannot_be_opened(tiny: Path) -> None:
     (tiny / "images/c1/portal.nii.gz").write_bytes(gzip.compress(b"not a NIfTI header" * 40))
     relist(tiny)

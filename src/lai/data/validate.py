@@ -46,7 +46,7 @@ PROBLEM_CODES: dict[str, str] = {
     "invalid-value": "mask_label is not a positive integer, or malignant is not true/false",
     "duplicate-case": "a case_id appears more than once in cases.csv",
     "duplicate-lesion": "a lesion_id appears more than once in lesions.csv",
-    "unknown-case": "a lesion's case_id, or a case id in splits.json, is not in cases.csv",
+    "unknown-case": "a lesion, a case id in splits.json or an image or mask folder names a case not in cases.csv",
     "split-leak": "one patient's cases are in more than one split of splits.json",
     "unknown-diagnosis": "a diagnosis code is not in the taxonomy",
     "inconsistent-malignant": "the malignant flag contradicts the diagnosis",
@@ -115,9 +115,11 @@ def validate_dataset(root: str | os.PathLike[str]) -> list[Problem]:
     if (root / "splits.json").is_file():
         problems += _check_splits(root, cases)
     if cases is not None:
-        for case_id in _unique_ids(cases["case_id"]):
+        case_ids = _unique_ids(cases["case_id"])
+        for case_id in case_ids:
             case_lesions = None if lesions is None else lesions[lesions["case_id"] == case_id]
             problems += _check_case_files(root, case_id, case_lesions)
+        problems += _check_orphan_folders(root, set(case_ids))
     if listed is not None:
         reported = {p.path for p in problems if p.code == "missing-file"}
         problems += _check_listed_files(root, listed, reported)
@@ -340,6 +342,19 @@ def _check_case_files(root: Path, case_id: str, lesions: pd.DataFrame | None) ->
         mask = _open_header(root, liver, problems)
         if mask is not None:
             problems += _check_overlap(liver, mask, images)
+    return problems
+
+
+def _check_orphan_folders(root: Path, case_ids: set[str]) -> list[Problem]:
+    """Report image and mask folders named for a case that cases.csv does not list."""
+    problems = []
+    for kind in ("images", "masks"):
+        folders = sorted(p for p in (root / kind).glob("*") if p.is_dir()) if (root / kind).is_dir() else []
+        for folder in folders:
+            if folder.name not in case_ids:
+                rel = f"{kind}/{folder.name}"
+                message = f"{rel}/: folder of case {folder.name!r}, which cases.csv does not list"
+                problems.append(Problem(rel, "unknown-case", message))
     return problems
 
 
