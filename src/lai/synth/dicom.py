@@ -13,12 +13,14 @@ instance number, position, b-value, pixels) and joins the bytes in tag order, wh
 
 from __future__ import annotations
 
+import bisect
 import copy
 import datetime
 import hashlib
 import os
 import re
 import shutil
+import struct
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -71,6 +73,9 @@ POST_CONTRAST: tuple[str, ...] = ("arterial", "portal", "delayed", "transitional
 DYNAMIC: tuple[str, ...] = ("t1_pre", *POST_CONTRAST)
 
 _CHARSET = "ISO_IR 100"
+# Elements that differ per slice, in tag order: SOPInstanceUID, InstanceNumber, ImagePositionPatient,
+# SliceLocation, PixelData.
+_SLICE_TAGS = (0x00080018, 0x00200013, 0x00200032, 0x00201041, 0x7FE00010)
 _LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 _GAP_S = 30.0  # between the end of one series and the start of the next (planning, breath instructions)
 
@@ -546,20 +551,23 @@ def _file_meta_elements() -> dict[BaseTag, bytes]:
     return _encode(meta)
 
 
-def _file_bytes(meta: dict[BaseTag, bytes], elements: dict[BaseTag, bytes], sop_instance_uid: UID) -> bytes:
-    """Return a whole Part 10 file: preamble, file meta (PS3.10 7.1) and the elements in tag order."""
+def _file_head(meta: dict[BaseTag, bytes], sop_instance_uid: UID) -> bytes:
+    """Return the start of a Part 10 file: preamble, "DICM" and the file meta group (PS3.10 7.1)."""
     meta = meta | _encode([DataElement(0x00020003, "UI", sop_instance_uid)])
-    length = sum(len(value) for value in meta.values())
-    group_length = _encode([DataElement(0x00020000, "UL", length)])
-    return b"".join(
-        [
-            b"\x00" * 128,
-            b"DICM",
-            *group_length.values(),
-            *(meta[tag] for tag in sorted(meta)),
-            *(elements[tag] for tag in sorted(elements)),
-        ]
-    )
+    group_length = _encode([DataElement(0x00020000, "UL", sum(len(value) for value in meta.values()))])
+    return b"".join([b"\x00" * 128, b"DICM", *group_length.values(), *(meta[tag] for tag in sorted(meta))])
+
+
+def _cut_at(elements: dict[BaseTag, bytes], slots: Sequence[int]) -> list[bytes]:
+    """Return the elements' bytes in tag order, cut into ``len(slots) + 1`` chunks around the slot tags."""
+    ordered = sorted(elements)
+    chunks = []
+    start = 0
+    for slot in [*slots, 0xFFFFFFFF]:
+        stop = bisect.bisect(ordered, slot)
+        chunks.append(b"".join(elements[tag] for tag in ordered[start:stop]))
+        start = stop
+    return chunks
 
 
 def _write_series(
@@ -604,19 +612,30 @@ def _write_series(
                     exam.vendor, "dwi", exam.field_strength, centre_style(exam.centre), b_value=b_value
                 )
                 elements |= _encode(_volume_dataset(exam.vendor, b_value, protocol.sequence_name))
-            position = [[_ds(value) for value in point] for point in positions]
+            chunks = _cut_at(elements, _SLICE_TAGS)
             for k in range(n_slices):
                 instance += 1
                 uid = generate_uid(UID_ROOT, [*uid_parts, f"image-{instance}"])
-                item = [
-                    DataElement(0x00080018, "UI", uid),
-                    DataElement(0x00200013, "IS", instance),
-                    DataElement(0x00200032, "DS", position[k]),
-                    DataElement(0x00201041, "DS", _ds(float(normal @ positions[k]))),
-                    DataElement(0x7FE00010, "OW", frames[k].tobytes()),
-                ]
+                position = [_ds(value) for value in positions[k]]
+                varying = _encode(
+                    [
+                        DataElement(0x00080018, "UI", uid),
+                        DataElement(0x00200013, "IS", instance),
+                        DataElement(0x00200032, "DS", position),
+                        DataElement(0x00201041, "DS", _ds(float(normal @ positions[k]))),
+                    ]
+                )
+                # Pixel Data, explicit VR OW: tag, VR, two reserved bytes, 32-bit length, then the frame.
+                pixel_header = struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OW", 0, frames[k].nbytes)
+                pieces = [[value] for value in varying.values()] + [[pixel_header, frames[k].data]]
                 file_name = f"IM_{instance:04d}.dcm"
-                (tmp / file_name).write_bytes(_file_bytes(meta, elements | _encode(item), uid))
+                with open(tmp / file_name, "wb") as stream:
+                    stream.write(_file_head(meta, uid))
+                    for chunk, slot in zip(chunks, pieces, strict=False):
+                        stream.write(chunk)
+                        for piece in slot:
+                            stream.write(piece)
+                    stream.write(chunks[-1])
                 paths.append(target / file_name)
         _replace_folder(tmp, target)
     finally:
