@@ -90,6 +90,11 @@ def cohort_table(cases: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _text(value: Any) -> str:
+    """Return a provenance value for display: empty when absent."""
+    return "" if value is None else str(value)
+
+
 def _interval(estimate: Estimate) -> dict[str, str]:
     """Return an estimate's value and 95% CI as display strings (an en dash where undefined)."""
 
@@ -176,9 +181,9 @@ def write_report(
             created=created,
             lai_version=__version__,
             provenance={str(k): str(v) for k, v in provenance.items()},
-            dataset=str(provenance.get("dataset", "unnamed dataset")),
-            dataset_version=str(provenance.get("dataset_version", "")),
-            seed=str(provenance.get("seed", "")),
+            dataset=str(provenance.get("dataset") or "unnamed dataset"),
+            dataset_version=_text(provenance.get("dataset_version")),
+            seed=_text(provenance.get("seed")),
             cohort_columns=list(cohort.columns),
             cohort_rows=[
                 {"centre": centre, "cells": ["\u2013" if pd.isna(v) else v for v in row]}
