@@ -113,8 +113,8 @@ def dataset_validate(path: Annotated[Path, typer.Argument(help="Dataset folder."
 
     problems = validate_dataset(path)
     if problems:
+        err_console.print(f"[bold red]{path}[/]: not a valid Dataset folder")
         err_console.print(format_problems(problems), markup=False, highlight=False)
-        err_console.print(f"[bold red]{len(problems)} problem(s)[/] in {path}")
         raise typer.Exit(code=1)
     console.print(f"[green]{path}: valid[/]")
 

@@ -286,8 +286,8 @@ def sample_anatomy(rng: np.random.Generator, *, cirrhosis: bool) -> Anatomy:
         _structure(
             "spinal_canal",
             "csf",
-            canal - [12, 12, 0] + [0, 0, zlo],
-            canal + [12, 12, 0] + [0, 0, zhi],
+            np.array([canal[0] - 12, canal[1] - 12, zlo]),
+            np.array([canal[0] + 12, canal[1] + 12, zhi]),
             lambda p: _cylinder(p, canal, 8.0, 8.0),
             planar=True,
         )
@@ -375,7 +375,7 @@ def _liver(
     right_scale = 0.85 if cirrhosis else 1.0
     caudate_scale = 1.3 if cirrhosis else 1.0
     lobes = [
-        (np.array([-38.0, -2.0, 20.0]), np.array([75.0, 80.0, 85.0]) * right_scale, 0.0),
+        (np.array([-38.0, -2.0, 5.0]), np.array([75.0, 80.0, 80.0]) * right_scale, 0.0),
         (np.array([12.0, -22.0, 22.0]), np.array([22.0, 20.0, 38.0]) * caudate_scale, 0.0),
         (np.array([35.0, 30.0, 30.0]), np.array([50.0, 42.0, 45.0]), -0.15),
         (np.array([85.0, 32.0, 40.0]), np.array([48.0, 24.0, 26.0]), -0.3),
@@ -390,8 +390,8 @@ def _liver(
     gb_offset = np.array([-15.0, 35.0, -35.0]) + rng.normal(0.0, 5.0, 3)
     has_gallbladder = rng.random() < 0.85
     surface_noise_sd = 3.5 if cirrhosis else 1.5
-    low0 = hilum + np.array([-175.0, -110.0, -125.0])
-    high0 = hilum + np.array([175.0, 95.0, 125.0])
+    low0 = hilum + np.array([-175.0, -110.0, -160.0])
+    high0 = hilum + np.array([175.0, 95.0, 160.0])
     start, shape = _box(low0, high0)
     points = _points(start, shape)
     noise = smooth_noise(rng, shape, 1.0 if cirrhosis else 2.0)

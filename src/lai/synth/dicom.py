@@ -109,7 +109,9 @@ class ExamInfo:
     ``patient_key`` is LAI's pseudonymous patient id: the fake identity written in the headers (name,
     MRN, birth date, ...) is derived from it and ``seed`` deterministically, so the same patient gets
     the same identity in every exam and rerun. ``phase_delays`` maps post-contrast phases to seconds
-    after injection; phases it omits take :data:`DEFAULT_PHASE_DELAYS`.
+    after injection; phases it omits take :data:`DEFAULT_PHASE_DELAYS`. ``dwi_b_values`` are the
+    (low, high) b-values in s/mm^2 that ``dwi_b0`` and ``dwi`` were simulated with; None writes the
+    vendor's usual ones (50/800 Siemens, 0/800 GE and Philips).
     """
 
     case_id: str
@@ -123,6 +125,7 @@ class ExamInfo:
     patient_age: int
     patient_sex: str
     seed: int
+    dwi_b_values: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,8 @@ class _Series:
     sequences: tuple[str, ...]
     protocol: SeriesProtocol
     start: float  # acquisition time, seconds after midnight
-    b_values: tuple[int, ...] | None
+    b_values: tuple[int, ...] | None  # per volume, for DWI
+    sequence_names: tuple[str, ...]  # per volume (Siemens names the b-value in it)
     temporal_position: int | None
     temporal_positions: int
 
@@ -324,7 +328,8 @@ def _schedule(images: Mapping[str, Image], exam: ExamInfo) -> tuple[list[_Series
     liver protocols do.
     """
     style = centre_style(exam.centre)
-    low, high = scanner(exam.vendor, exam.field_strength).b_values
+    b_pair = _dwi_b_values(exam)
+    low, high = b_pair
     delays = {**DEFAULT_PHASE_DELAYS, **exam.phase_delays}
     groups: dict[str, tuple[tuple[str, ...], tuple[int, ...] | None]] = {
         name: ((name,), None) for name in ("t2w", "t1_in", "t1_opp", "adc", *DYNAMIC) if name in images
@@ -342,18 +347,23 @@ def _schedule(images: Mapping[str, Image], exam: ExamInfo) -> tuple[list[_Series
     def add(name: str, start: float) -> float:
         """Append a series starting at ``start``; return when the next one can start."""
         sequences, b_values = groups[name]
-        protocol = series_protocol(
-            exam.vendor, sequences[-1], exam.field_strength, style, b_value=b_values[-1] if b_values else None
+        protocol = series_protocol(exam.vendor, sequences[-1], exam.field_strength, style, b_values=b_pair)
+        names = tuple(
+            series_protocol(
+                exam.vendor, "dwi", exam.field_strength, style, b_values=b_pair, b_value=b
+            ).sequence_name
+            for b in b_values or ()
         )
         series.append(
             _Series(
-                first + step * len(series),
-                sequences,
-                protocol,
-                start,
-                b_values,
-                temporal.get(name),
-                len(temporal),
+                number=first + step * len(series),
+                sequences=sequences,
+                protocol=protocol,
+                start=start,
+                b_values=b_values,
+                sequence_names=names or (protocol.sequence_name,),
+                temporal_position=temporal.get(name),
+                temporal_positions=len(temporal),
             )
         )
         return start + protocol.duration + _GAP_S
@@ -370,7 +380,7 @@ def _schedule(images: Mapping[str, Image], exam: ExamInfo) -> tuple[list[_Series
         return clock
 
     body_time = sum(
-        series_protocol(exam.vendor, name, exam.field_strength, style).duration + _GAP_S
+        series_protocol(exam.vendor, name, exam.field_strength, style, b_values=b_pair).duration + _GAP_S
         for name in ("t2w", "dwi_b0", "dwi")
         if name in groups
     )
@@ -393,6 +403,14 @@ def _schedule(images: Mapping[str, Image], exam: ExamInfo) -> tuple[list[_Series
     if gadoxetate_wait and len(series) < len(groups):  # the wait was too short for T2w and DWI
         add_body(clock)
     return series, injection
+
+
+def _dwi_b_values(exam: ExamInfo) -> tuple[int, int]:
+    """Return the exam's (low, high) DWI b-values in s/mm^2: given ones, else the vendor's usual."""
+    if exam.dwi_b_values is None:
+        return scanner(exam.vendor, exam.field_strength).b_values
+    low, high = (round(float(b)) for b in exam.dwi_b_values)
+    return low, high
 
 
 def _same_grid(a: Image, b: Image) -> bool:
@@ -607,11 +625,10 @@ def _write_series(
         for volume, (frames, positions, _, _) in enumerate(stacks):
             elements = dict(series_elements)
             if series.b_values is not None:
-                b_value = series.b_values[volume]
-                protocol = series_protocol(
-                    exam.vendor, "dwi", exam.field_strength, centre_style(exam.centre), b_value=b_value
+                volume_ds = _volume_dataset(
+                    exam.vendor, series.b_values[volume], series.sequence_names[volume]
                 )
-                elements |= _encode(_volume_dataset(exam.vendor, b_value, protocol.sequence_name))
+                elements |= _encode(volume_ds)
             chunks = _cut_at(elements, _SLICE_TAGS)
             for k in range(n_slices):
                 instance += 1

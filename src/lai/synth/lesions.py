@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage
 
 from lai.synth.signals import SIGNAL_SEQUENCES
 
@@ -299,6 +300,9 @@ ATYPICAL_RATE: dict[str, float] = {
 }
 """Share of each type drawn with an atypical presentation (domain/liver_lesions.md: they must exist)."""
 
+TEXTURE_CELL_MM = 2.5
+"""Voxel size of each lesion's texture cube (smooth noise of ~6-10 mm grains)."""
+
 RATIO_SPREAD = 0.2
 """Log-normal standard deviation of each drawn ratio around its median."""
 
@@ -324,7 +328,7 @@ class LesionSpec:
     pattern: str = "homogeneous"
     fill: dict[str, float] = field(default_factory=dict)
     unenhanced: dict[str, float] = field(default_factory=dict)
-    waves: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
+    texture: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 1), np.float32))
     lobulation: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
     outline: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
     centre_radius: float = 0.5
@@ -360,6 +364,12 @@ def _waves(
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     k = directions * (2 * np.pi / rng.uniform(*wavelength, (count, 1)))
     return np.column_stack([k, rng.uniform(0, 2 * np.pi, count), np.full(count, amplitude)])
+
+
+def texture_field(cube: np.ndarray, q: list[np.ndarray]) -> np.ndarray:
+    """Return a lesion's smooth random texture at lesion-local points: its noise cube, trilinear, tiled."""
+    coords = [np.broadcast_to(q[a] / TEXTURE_CELL_MM, np.broadcast_shapes(*(x.shape for x in q))) for a in range(3)]
+    return ndimage.map_coordinates(cube, coords, order=1, mode="grid-wrap").astype(np.float32)
 
 
 def wave_field(waves: np.ndarray, q: list[np.ndarray]) -> np.ndarray:
@@ -578,7 +588,7 @@ def sample_lesion(
         unenhanced={
             s: ratios["solid"]["t1_pre"] * liver_signal["t1_pre"] / liver_signal[s] for s in POST_CONTRAST
         },
-        waves=_waves(rng, 4, (6.0, 14.0), 0.7),
+        texture=_texture_cube(rng),
         lobulation=_waves(rng, 4, (1.2, 2.5), LOBULATION[diagnosis] / 2.0),
         outline=_waves(rng, 3, (10.0, 20.0), 0.45),
         centre_radius=float(rng.uniform(0.3, 0.6) if diagnosis != "abscess" else rng.uniform(0.6, 0.8)),
@@ -590,6 +600,12 @@ def sample_lesion(
         halo_mm=float(rng.uniform(5.0, 12.0)) if "halo" in components else 0.0,
         wedge=directions[7],
     )
+
+
+def _texture_cube(rng: np.random.Generator) -> np.ndarray:
+    """Return a periodic cube of smooth unit-variance noise, the lesion's internal heterogeneity."""
+    cube = ndimage.gaussian_filter(rng.standard_normal((16, 16, 16)), 1.2, mode="wrap")
+    return (cube / (cube.std() + 1e-9)).astype(np.float32)
 
 
 def _smoothstep(low: float, high: float, x: np.ndarray) -> np.ndarray:

@@ -208,7 +208,13 @@ def scanner(vendor: str, field_strength: float) -> Scanner:
 
 
 def series_protocol(
-    vendor: str, sequence: str, field_strength: float, style: int, *, b_value: int | None = None
+    vendor: str,
+    sequence: str,
+    field_strength: float,
+    style: int,
+    *,
+    b_values: tuple[int, int] | None = None,
+    b_value: int | None = None,
 ) -> SeriesProtocol:
     """Return the acquisition tags of one canonical sequence on this vendor's scanner.
 
@@ -220,8 +226,12 @@ def series_protocol(
         A canonical sequence name; ``dwi_b0`` is part of the ``dwi`` series and gets its tags.
     style
         The centre's naming style (:func:`centre_style`).
+    b_values
+        The (low, high) b-values of the DWI, named in DWI and ADC descriptions; None for the vendor's
+        usual ones (:attr:`Scanner.b_values`).
     b_value
-        For DWI, the b-value of the images the tags describe (Siemens puts it in SequenceName).
+        For DWI, the b-value of the images the tags describe (Siemens puts it in SequenceName); None for
+        the high one.
     """
     scan = scanner(vendor, field_strength)
     key = "dwi" if sequence == "dwi_b0" else sequence
@@ -229,7 +239,7 @@ def series_protocol(
         msg = f"Unknown sequence {sequence!r}: expected one of dwi_b0, {', '.join(_FAMILY)}"
         raise ValueError(msg)
     family = _FAMILY[key]
-    low, high = scan.b_values
+    low, high = b_values or scan.b_values
     description = _DESCRIPTIONS[vendor][style % 2][key].format(low=low, high=high)
     if vendor == "GE":
         protocol_name = _GE_PROTOCOL_NAMES[style % 2]

@@ -16,6 +16,7 @@ import numpy as np
 from lai.synth.anatomy import COARSE_SPACING, TISSUE_INDEX, Anatomy, Structure, coarse_axes, liver_sdf_at
 from lai.synth.lesions import (
     LesionSpec,
+    texture_field,
     halo_weight,
     lesion_distance,
     lesion_local,
@@ -225,7 +226,7 @@ def _paint_lesion(
     fine, factors = _fine_axes(axes, box, spacing)
     q = lesion_local(spec, fine)
     r, d = lesion_distance(spec, q)
-    texture = wave_field(spec.waves, q)
+    texture = texture_field(spec.texture, q)
     step = float(np.mean([spacing[a] / factors[a] for a in range(3)]))
     f = np.clip(0.5 - d / step, 0.0, 1.0)
     halo = None
