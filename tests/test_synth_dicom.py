@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import io
 import json
@@ -185,6 +186,17 @@ def test_dwi_images_carry_their_b_value_in_the_standard_and_the_vendor_private_t
         assert "DIFFUSION" in ds.ImageType
     assert len(seen["dwi_b0"]) == 1 and seen["dwi_b0"] <= {0.0, 50.0}
     assert seen["dwi"] == {800.0}
+
+
+def test_the_simulated_b_values_are_the_ones_written(tmp_path: Path) -> None:
+    exam = dataclasses.replace(_exam("Siemens", None), dwi_b_values=(0.0, 600.0))
+    paths = _write(tmp_path, exam, ("dwi_b0", "dwi"))
+    b_values = {}
+    for path in paths:
+        ds = pydicom.dcmread(path)
+        b_values.setdefault(_sequence_of(ds), set()).add(ds.DiffusionBValue)
+        assert "600" in ds.SeriesDescription
+    assert b_values == {"dwi_b0": {0.0}, "dwi": {600.0}}
 
 
 def test_adc_series_is_derived_diffusion(written) -> None:
