@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from lai import __version__
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lai.validation import ValidationResult
 
 app = typer.Typer(
     name="lai",
@@ -68,10 +74,14 @@ def synth(
     patients: Annotated[int, typer.Option("--patients", min=1, help="Number of patients.")] = 200,
     centres: Annotated[int, typer.Option("--centres", min=1, max=14, help="Number of centres.")] = 3,
     seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed gives the same files.")] = 0,
-    dicom: Annotated[Path | None, typer.Option("--dicom", help="Also write every series as DICOM here.")] = None,
+    dicom: Annotated[
+        Path | None, typer.Option("--dicom", help="Also write every series as DICOM here.")
+    ] = None,
     describe: Annotated[
         Path | None,
-        typer.Option("--describe", help="Print lesion-to-liver intensity ratios of an existing cohort and exit."),
+        typer.Option(
+            "--describe", help="Print lesion-to-liver intensity ratios of an existing cohort and exit."
+        ),
     ] = None,
     scheduler: SchedulerOption = None,
     cache: CacheOption = None,
@@ -94,7 +104,12 @@ def synth(
     from lai.synth import generate_cohort
 
     dataset = generate_cohort(
-        out, patients=patients, centres=centres, seed=seed, dicom_dir=dicom, scheduler=scheduler,
+        out,
+        patients=patients,
+        centres=centres,
+        seed=seed,
+        dicom_dir=dicom,
+        scheduler=scheduler,
         cache_dir=_cache_dir(cache),
     )
     console.print(
@@ -162,7 +177,9 @@ def parse_duration(text: str) -> float:
 def automl(
     features: Annotated[Path, typer.Argument(help="FeatureTable (.parquet).")],
     out: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
-    target: Annotated[str, typer.Option("--target", help="Label column: diagnosis or malignant.")] = "diagnosis",
+    target: Annotated[
+        str, typer.Option("--target", help="Label column: diagnosis or malignant.")
+    ] = "diagnosis",
     budget: Annotated[str, typer.Option("--budget", help="Search budget (90s, 10m, 1h).")] = "10m",
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
@@ -207,13 +224,19 @@ def predict(
 
 @app.command()
 def validate(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model folder whose pipeline is validated.")],
+    model_path: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="Model folder whose pipeline is validated.")
+    ],
     features: Annotated[Path, typer.Argument(help="FeatureTable (.parquet).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for report.html and metrics.json.")],
-    scheme: Annotated[str, typer.Option("--scheme", help="Validation scheme: kfold (patient-grouped).")] = "kfold",
+    scheme: Annotated[
+        str, typer.Option("--scheme", help="Validation scheme: kfold (patient-grouped).")
+    ] = "kfold",
     folds: Annotated[int, typer.Option("--folds", min=2)] = 5,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    dataset_path: Annotated[Path | None, typer.Option("--dataset", help="Dataset folder, for the cohort table.")] = None,
+    dataset_path: Annotated[
+        Path | None, typer.Option("--dataset", help="Dataset folder, for the cohort table.")
+    ] = None,
     scheduler: SchedulerOption = None,
     cache: CacheOption = None,
 ) -> None:
@@ -224,8 +247,14 @@ def validate(
         raise _fail(f"Unknown scheme {scheme!r}: this version offers 'kfold'")
     try:
         report = validate_model(
-            model_path, features, out, folds=folds, seed=seed, dataset_path=dataset_path,
-            scheduler=scheduler, cache_dir=_cache_dir(cache),
+            model_path,
+            features,
+            out,
+            folds=folds,
+            seed=seed,
+            dataset_path=dataset_path,
+            scheduler=scheduler,
+            cache_dir=_cache_dir(cache),
         )
     except (ValueError, FileNotFoundError) as error:
         raise _fail(str(error)) from error
@@ -249,7 +278,7 @@ def demo(
     console.print(f"Report: [bold]{report.html_path.resolve()}[/]  ({report.seconds:.0f} s)")
 
 
-def _print_headlines(results: list) -> None:  # type: ignore[type-arg]
+def _print_headlines(results: Sequence[ValidationResult]) -> None:
     table = Table(title="Cross-validated performance (95% CI)")
     for column in ("task", "classes", "AUC", "balanced accuracy"):
         table.add_column(column)
@@ -265,7 +294,7 @@ def _print_headlines(results: list) -> None:  # type: ignore[type-arg]
     console.print(table)
 
 
-def _print_frame(frame, title: str) -> None:  # type: ignore[no-untyped-def]
+def _print_frame(frame: pd.DataFrame, title: str) -> None:
     table = Table(title=title)
     for column in frame.columns:
         table.add_column(str(column))
