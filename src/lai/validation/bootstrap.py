@@ -99,7 +99,7 @@ def cluster_bootstrap(
     groups
         Cluster id (patient) of each of the ``n`` observations.
     n_resamples
-        Bootstrap resamples; 1000-2000 suffice for 95% intervals (Efron & Tibshirani 1993, section 19.3).
+        Bootstrap resamples; Efron & Tibshirani (1993) advise at least 1000 for percentile and BCa intervals.
     level
         Coverage of the interval.
     method
@@ -154,7 +154,7 @@ def percentile_interval(boot: np.ndarray, level: float) -> tuple[np.ndarray, np.
 def bca_interval(
     point: np.ndarray, boot: np.ndarray, jack: np.ndarray, level: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return the BCa interval along axis 0 (Efron & Tibshirani 1993, 14.3, equations 14.10-14.15).
+    """Return the BCa interval along axis 0 (Efron & Tibshirani 1993, section 14.3).
 
     ``boot`` holds the bootstrap replicates, ``jack`` the leave-one-cluster-out replicates. Where every
     replicate equals the estimate (a perfect classifier's AUC) the interval is that single value.

@@ -1,7 +1,7 @@
 """ROC curves, with a pointwise confidence band from the patient-level (cluster) bootstrap.
 
 The band is the percentile interval of the bootstrap TPR at each fixed FPR (vertical averaging; Fawcett
-2006, section 8; Macskassy, Provost & Rosset 2005), resampling patients as ``lai.validation.bootstrap``.
+2006; Macskassy, Provost & Rosset 2005), resampling patients as ``lai.validation.bootstrap``.
 
 References
 ----------
