@@ -91,8 +91,13 @@ def validate_model(
     model, meta = load_model(model_path)
     table = FeatureTable.read(features)
     result = cross_validate(
-        functools.partial(clone, model), table, str(meta["target"]), n_splits=folds, seed=seed,
-        scheduler=scheduler, cache_dir=cache_dir,
+        functools.partial(clone, model),
+        table,
+        str(meta["target"]),
+        n_splits=folds,
+        seed=seed,
+        scheduler=scheduler,
+        cache_dir=cache_dir,
     )
     dataset = Dataset.read(dataset_path) if dataset_path is not None else None
     html = write_report(
@@ -110,7 +115,9 @@ def _fit_and_validate(
     table: FeatureTable, target: str, model_dir: Path, *, seed: int, scheduler: str | None, cache: Path
 ) -> ValidationResult:
     factory = functools.partial(AutoClassifier, random_state=seed)
-    result = cross_validate(factory, table, target, n_splits=5, seed=seed, scheduler=scheduler, cache_dir=cache)
+    result = cross_validate(
+        factory, table, target, n_splits=5, seed=seed, scheduler=scheduler, cache_dir=cache
+    )
     model = factory().fit(table.features, table.target(target), groups=table.groups)
     save_model(model, model_dir, target=target, table=table, seed=seed)
     return result
@@ -128,4 +135,3 @@ def _provenance(
         info["dataset"] = dataset.name
         info["dataset_version"] = dataset.meta.get("version")
     return {**info, **(extra or {})}
-
