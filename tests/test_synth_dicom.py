@@ -235,6 +235,17 @@ def test_dynamic_phases_are_timed_from_injection_in_phase_order(written) -> None
     assert len({times[name] for name in expected}) == len(expected)
 
 
+def test_t2w_and_dwi_move_after_the_hepatobiliary_phase_when_its_wait_is_too_short(tmp_path: Path) -> None:
+    exam = dataclasses.replace(_exam("GE", "gadoxetate"), phase_delays={**DELAYS, "hbp": 300.0})
+    paths = _write(tmp_path, exam, ("t2w", "dwi_b0", "dwi", "t1_pre", "arterial", "portal", "hbp"))
+    series = sorted(_first_file_per_series(paths), key=lambda ds: ds.SeriesNumber)
+    assert [_sequence_of(ds) for ds in series] == ["t1_pre", "arterial", "portal", "hbp", "t2w", "dwi_b0"]
+    hbp = series[3]
+    assert _tm_seconds(hbp.AcquisitionTime) - _tm_seconds(hbp.ContrastBolusStartTime) == pytest.approx(300.0)
+    times = [_tm_seconds(ds.AcquisitionTime) for ds in series]
+    assert times == sorted(times)
+
+
 def test_series_numbers_follow_acquisition_time(written) -> None:
     _, paths, _ = written
     series = sorted(_first_file_per_series(paths), key=lambda ds: ds.SeriesNumber)
