@@ -18,6 +18,7 @@ import pytest
 
 from lai.imaging.image import Image, load_image
 from lai.synth.dicom import ExamInfo, write_case_dicom
+from lai.synth.protocols import centre_style
 
 DCM2NIIX = shutil.which("dcm2niix") or str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "dcm2niix")
 
@@ -153,6 +154,31 @@ def test_files_are_exactly_what_pydicom_dcmwrite_makes_of_their_content(written)
         rewritten = io.BytesIO()
         pydicom.dcmwrite(rewritten, pydicom.dcmread(path), enforce_file_format=True)
         assert rewritten.getvalue() == path.read_bytes(), path
+
+
+def test_series_are_named_in_the_vendor_style(written) -> None:
+    vendor, paths, _ = written
+    words = {
+        "Siemens": {"t2w": "haste", "arterial": "vibe", "dwi_b0": "ep2d_diff"},
+        "GE": {"t2w": "SSFSE", "arterial": "LAVA", "dwi_b0": "DWI"},
+        "Philips": {"t2w": "T2W", "arterial": "THRIVE", "dwi_b0": "DWI"},
+    }[vendor]
+    manufacturers = {"Siemens": "SIEMENS", "GE": "GE MEDICAL SYSTEMS", "Philips": "Philips Medical Systems"}
+    for ds in _first_file_per_series(paths):
+        assert ds.Manufacturer == manufacturers[vendor]
+        if _sequence_of(ds) in words:
+            assert words[_sequence_of(ds)] in ds.SeriesDescription
+
+
+def test_two_centres_with_one_vendor_may_name_series_differently(tmp_path: Path) -> None:
+    styles = {centre_style(f"centre-{n:02d}"): f"centre-{n:02d}" for n in range(1, 20)}
+    assert set(styles) == {0, 1}
+    descriptions = []
+    for centre in styles.values():
+        exam = dataclasses.replace(_exam("Siemens", "extracellular"), centre=centre)
+        paths = _write(tmp_path / centre, exam, ("t2w", "t1_in", "t1_pre", "arterial"))
+        descriptions.append([ds.SeriesDescription for ds in _first_file_per_series(paths)])
+    assert descriptions[0] != descriptions[1]
 
 
 def test_contrast_agent_is_written_on_post_contrast_series_only(written) -> None:

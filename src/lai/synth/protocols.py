@@ -175,6 +175,8 @@ _VENDOR_SEQUENCE_TAGS: dict[str, dict[str, tuple[str, tuple[str, ...], tuple[str
     },
 }
 
+_DUAL_ECHO_2D_NAMES = {"Siemens": "*fl2d2", "GE": "fgre", "Philips": "T1FFE"}
+
 _FAMILY = {
     "t2w": "t2w",
     "t1_in": "dual",
@@ -248,8 +250,12 @@ def series_protocol(
     else:
         protocol_name = description
     name, scanning, variant, options = _VENDOR_SEQUENCE_TAGS[vendor][family]
-    three_t = float(field_strength) >= 2.0
-    timing = _timing(key, three_t)
+    two_d = family in ("t2w", "dwi")
+    if family == "dual" and style % 2:
+        # The second style acquires chemical shift as a 2D dual-echo spoiled gradient echo, not a 3D Dixon.
+        two_d = True
+        name = _DUAL_ECHO_2D_NAMES[vendor]
+    timing = _timing(key, float(field_strength) >= 2.0, vendor, two_d)
     return SeriesProtocol(
         description=description,
         protocol_name=protocol_name,
@@ -257,7 +263,7 @@ def series_protocol(
         scanning_sequence=scanning,
         sequence_variant=variant,
         scan_options=options,
-        acquisition_type="2D" if family in ("t2w", "dwi") else "3D",
+        acquisition_type="2D" if two_d else "3D",
         repetition_time=timing[0],
         echo_time=timing[1],
         flip_angle=timing[2],
@@ -267,13 +273,19 @@ def series_protocol(
     )
 
 
-def _timing(sequence: str, three_t: bool) -> tuple[float, float, float, float, float]:
+def _timing(
+    sequence: str, three_t: bool, vendor: str, two_d: bool
+) -> tuple[float, float, float, float, float]:
     """Return (TR ms, TE ms, flip degrees, echo train length, duration s) for a sequence."""
     if sequence == "t2w":
-        return (1600.0, 88.0, 130.0, 96, 70.0) if three_t else (1400.0, 92.0, 160.0, 112, 60.0)
+        # Siemens HASTE reports its refocusing flip angle; GE SSFSE and Philips TSE report 90.
+        flip = (130.0 if three_t else 160.0) if vendor == "Siemens" else 90.0
+        return (1600.0, 88.0, flip, 96, 70.0) if three_t else (1400.0, 92.0, flip, 112, 60.0)
     if sequence in ("t1_in", "t1_opp"):
         # Fat and water are in phase every 4.6 ms at 1.5 T and every 2.3 ms at 3 T.
         te = {("t1_in", True): 2.3, ("t1_opp", True): 1.15, ("t1_in", False): 4.6, ("t1_opp", False): 2.3}
+        if two_d:
+            return (180.0 if three_t else 150.0), te[(sequence, three_t)], 70.0, 1, 20.0
         return (4.0 if three_t else 6.9), te[(sequence, three_t)], 9.0, 1, 18.0
     if sequence in ("dwi", "adc"):
         return (5200.0, 57.0, 90.0, 64, 180.0) if three_t else (4800.0, 62.0, 90.0, 72, 170.0)
