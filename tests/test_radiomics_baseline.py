@@ -18,10 +18,10 @@ PYRADIOMICS = SHARED / "pyradiomics"
 CASES = ("brain1", "breast1")
 
 MESH_FEATURES = ("MeshVolume", "SurfaceArea", "Sphericity", "SurfaceVolumeRatio")
-"""Shape features read off the marching-cubes mesh. PyRadiomics resolves the ambiguous cube
-configurations with its own triangle table; LAI uses Lorensen's classic cases (scikit-image). Both give the
-same mesh when no cube is ambiguous (breast1); on brain1 the area differs by 0.21 % and the volume by
-0.06 %, so these are held to 3e-3 there."""
+"""Shape features read off the marching-cubes mesh. PyRadiomics and scikit-image's classic Lorensen cases
+triangulate ambiguous cubes (two diagonal corners of a face inside) differently. Without such cubes
+(breast1) the meshes are identical; on brain1 the area differs by 0.21 % and the volume by 0.06 %, so
+these are held to 3e-3 there (see docs/features.md)."""
 
 
 def baseline(family: str, case: str) -> tuple[dict[str, float], dict[str, object]]:
