@@ -97,6 +97,12 @@ def test_first_order_uses_the_normaliser_and_shape_ignores_it() -> None:
     assert halved["original_shape_VoxelVolume"] == raw["original_shape_VoxelVolume"] == values.size * 3.125
 
 
+def test_a_non_positive_normaliser_is_refused() -> None:
+    image = noisy_image()
+    with pytest.raises(RadiomicsError, match="must be positive"):
+        extract_features(image, ellipsoid_labels(IMAGE_AFFINE, image.shape), normaliser=0.0)
+
+
 def test_liver_normalisation_without_liver_mask_divides_by_the_median_of_a_ring() -> None:
     array = np.full((40, 40, 24), 200.0)
     mask = ellipsoid_labels(IMAGE_AFFINE, array.shape)

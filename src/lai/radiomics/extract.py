@@ -102,6 +102,9 @@ def features_on_grid(
     region = _require_label(labels, label, source)
     values = np.asarray(image.array, dtype=np.float64)[region]
     if normaliser is not None:
+        if not normaliser > 0:
+            msg = f"Cannot normalise lesion label {label} by {normaliser}: it must be positive ({source})"
+            raise RadiomicsError(msg)
         values = values / normaliser
     first = firstorder.firstorder_features(
         values,
