@@ -221,3 +221,13 @@ def test_dataset_json_that_is_not_an_object_names_the_file(tiny: Path) -> None:
     (tiny / "dataset.json").write_text("[]")
     with pytest.raises(DatasetError, match=r"dataset\.json: expected a JSON object"):
         Dataset.read(tiny)
+
+
+def test_atomically_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    from lai.files import write_text_atomic
+
+    path = tmp_path / "report.html"
+    write_text_atomic(path, "x")
+    reference = tmp_path / "plain.txt"
+    reference.write_text("x")
+    assert (path.stat().st_mode & 0o777) == (reference.stat().st_mode & 0o777)
