@@ -18,7 +18,7 @@ from lai.automl import (
     training_data_hash,
 )
 from lai.data.feature_table import ID_COLUMNS, FeatureTable
-from test_automl_classifier import synthetic_table
+from synthetic_tables import synthetic_table
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from lai.automl import AutoClassifier
 from lai.report import cohort_table, write_report
 from lai.validation import cross_validate
-from test_automl_classifier import synthetic_table
+from synthetic_tables import synthetic_table
 
 PROVENANCE = {"dataset": "synthetic-liver", "dataset_version": "0.3", "seed": 1, "date": "2026-01-02"}
 

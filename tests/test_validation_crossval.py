@@ -15,7 +15,7 @@ from lai.automl import AutoClassifier
 from lai.data.feature_table import ID_COLUMNS, FeatureTable
 from lai.data.taxonomy import DIAGNOSES
 from lai.validation import cross_validate
-from test_automl_classifier import synthetic_table
+from synthetic_tables import synthetic_table
 
 FACTORY = functools.partial(AutoClassifier, random_state=0)
 
