@@ -178,3 +178,36 @@ def test_sync_scheduler_gives_the_table_of_the_process_pool(dataset: Dataset) ->
     in_pool = extract_dataset(dataset, scheduler="processes")
     pd.testing.assert_frame_equal(in_process.frame, in_pool.frame)
     assert in_process.metadata == in_pool.metadata
+
+
+def test_a_lesion_with_no_voxel_on_a_coarse_grid_gives_nan_there(tmp_path: Path) -> None:
+    portal_shape, dwi_shape = (48, 48, 20), (12, 12, 10)
+    dwi_affine = np.diag([6.0, 6.0, 6.0, 1.0])
+    dwi_affine[:3, 3] = (-33.0, -33.0, -27.0)
+    portal_world = world_of(PORTAL_AFFINE, portal_shape)
+    mask = np.zeros(portal_shape, dtype=np.uint8)
+    mask[in_ball(portal_world, 1)] = 1
+    # a one-voxel lesion that no 6 mm sample lands in: its centre lies 3 mm (half a DWI voxel) from
+    # the nearest DWI sample along x, y and z
+    tiny = (np.array([10.5, 10.5 + 6.0 * 3, 0.0]) - PORTAL_AFFINE[:3, 3]) / np.diag(PORTAL_AFFINE)[:3]
+    i, j, k = (int(np.rint(v)) for v in tiny)
+    assert mask[i, j, k] == 0
+    mask[i, j, k] = 2
+    files = {
+        lesion_mask_relpath("c1"): save_image(
+            Image(mask, PORTAL_AFFINE), tmp_path / lesion_mask_relpath("c1")
+        )
+    }
+    liver = LIVER["portal"]
+    for sequence, affine, shape in (("portal", PORTAL_AFFINE, portal_shape), ("dwi", dwi_affine, dwi_shape)):
+        rel = image_relpath("c1", sequence)
+        array = np.full(shape, liver, dtype=np.float32)
+        array[in_ball(world_of(affine, shape), 1, SHELL_MM)] = liver * 2
+        files[rel] = save_image(Image(array, affine), tmp_path / rel)
+    lesions = LESIONS.iloc[:2].assign(diameter_mm=[14.0, 1.5])
+    dataset = write_index(tmp_path, name="coarse", cases=CASES.iloc[:1], lesions=lesions, files=files)
+    frame = extract_dataset(dataset, scheduler="sync").frame.set_index("lesion_id")
+    dwi = [c for c in frame.columns if c.startswith("dwi:")]
+    assert frame.loc["c1-2", dwi].isna().all()
+    assert frame.loc["c1-1", dwi].notna().all()
+    assert frame.loc["c1-2", "portal:original_shape_VoxelVolume"] == pytest.approx(1.5 * 1.5 * 3.0)

@@ -135,7 +135,11 @@ def extract_case(task: CaseTask) -> dict[str, dict[str, float]]:
                 labels_on_grid(load_image(liver_path), image.grid, source=f"{source}, liver {liver_path}") > 0
             )
         reference, where = 0.0, ""
+        present = set(np.unique(labels).tolist())
         for lesion_id, label in task.lesions:
+            if label not in present:
+                # a small lesion can fall between the samples of a coarse grid (6 mm DWI): no value, not a crash
+                continue
             if where != "liver_mask":  # a liver-mask median serves every lesion; a ring is per lesion
                 reference, where = _reference(
                     image.array, labels, label, image.spacing, liver, task.settings, source
