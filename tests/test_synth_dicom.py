@@ -350,6 +350,9 @@ def test_dcm2niix_reconstructs_every_image_in_world_space(written, tmp_path: Pat
         assert len(matches) == 1, (
             f"{vendor} {name}: {len(matches)} converted volumes match it voxel for voxel"
         )
+    (bval,) = tmp_path.glob("*.bval")  # the two-b-value DWI series, read back from the headers
+    low = 50.0 if vendor == "Siemens" else 0.0
+    assert [float(b) for b in bval.read_text().split()] == [low, 800.0]
     sidecars = [json.loads(path.read_text()) for path in tmp_path.glob("*.json")]
     assert {sidecar["Manufacturer"] for sidecar in sidecars} == {
         {"Siemens": "Siemens", "GE": "GE", "Philips": "Philips"}[vendor]

@@ -465,7 +465,7 @@ def _series_dataset(
     if series.temporal_position is not None:
         ds.TemporalPositionIdentifier = series.temporal_position
         ds.NumberOfTemporalPositions = series.temporal_positions
-    _add_vendor_private(ds, exam.vendor, protocol)
+    _add_vendor_private(ds, exam.vendor, protocol, n_slices)
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.BitsAllocated = 16
@@ -475,7 +475,7 @@ def _series_dataset(
     return ds
 
 
-def _add_vendor_private(ds: Dataset, vendor: str, protocol: SeriesProtocol) -> None:
+def _add_vendor_private(ds: Dataset, vendor: str, protocol: SeriesProtocol, n_slices: int) -> None:
     """Add the series-level private elements this vendor writes (a few, with their private creators)."""
     if vendor == "Siemens":
         mr = ds.private_block(0x0019, "SIEMENS MR HEADER", create=True)
@@ -489,6 +489,7 @@ def _add_vendor_private(ds: Dataset, vendor: str, protocol: SeriesProtocol) -> N
         csa.add_new(0x19, "LO", "20180412")
     elif vendor == "GE":
         ds.private_block(0x0019, "GEMS_ACQU_01", create=True).add_new(0x9C, "LO", protocol.sequence_name)
+        ds.private_block(0x0021, "GEMS_RELA_01", create=True).add_new(0x4F, "SS", n_slices)  # locations
         ds.private_block(0x0043, "GEMS_PARM_01", create=True).add_new(0x2F, "SS", 0)  # magnitude image
     else:
         ds.private_block(0x2001, "Philips Imaging DD 001", create=True).add_new(0x0B, "CS", "TRANSVERSAL")
@@ -502,8 +503,16 @@ def _volume_dataset(vendor: str, b_value: int, sequence_name: str) -> Dataset:
     if vendor == "Siemens":
         ds.private_block(0x0019, "SIEMENS MR HEADER", create=True).add_new(0x0C, "IS", b_value)
     elif vendor == "GE":
-        # GE's b-value lives in the first of four integers of (0043,1039).
-        ds.private_block(0x0043, "GEMS_PARM_01", create=True).add_new(0x39, "IS", [b_value, 0, 0, 0])
+        # GE: gradient direction in (0019,10BB-BD), zero for b=0 and the trace average's (1,1,1)/sqrt(3)
+        # otherwise; "Vas collapse flag" (0043,1030) 14 for b=0 (T2) images and 16 for diffusion-weighted
+        # ones; the b-value in the first of four integers of (0043,1039).
+        direction = _ds(0.0 if b_value == 0 else 3**-0.5)
+        acquisition = ds.private_block(0x0019, "GEMS_ACQU_01", create=True)
+        for offset in (0xBB, 0xBC, 0xBD):
+            acquisition.add_new(offset, "DS", direction)
+        parameters = ds.private_block(0x0043, "GEMS_PARM_01", create=True)
+        parameters.add_new(0x30, "SS", 14 if b_value == 0 else 16)
+        parameters.add_new(0x39, "IS", [b_value, 8, 0, 0])
     else:
         ds.private_block(0x2001, "Philips Imaging DD 001", create=True).add_new(0x03, "FL", float(b_value))
     return ds

@@ -301,8 +301,7 @@ def _image_type(vendor: str, sequence: str) -> tuple[str, ...]:
     if sequence == "dwi":
         return ("ORIGINAL", "PRIMARY", "DIFFUSION", "NONE") + (("ND", "NORM") if vendor == "Siemens" else ())
     if vendor == "Siemens":
-        suffix = {"t1_in": ("IN_PHASE",), "t1_opp": ("OPP_PHASE",)}.get(sequence, ())
-        return ("ORIGINAL", "PRIMARY", "M", "ND", "NORM", *suffix)
+        return ("ORIGINAL", "PRIMARY", "M", "ND", "NORM")
     if vendor == "GE":
         return ("ORIGINAL", "PRIMARY", "OTHER")
     contrast = "M_SE" if sequence == "t2w" else "M_FFE"
