@@ -1,0 +1,108 @@
+"""The ``lai`` command: each subcommand run for real on files, with its output files and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from lai import __version__
+from lai.cli import app, parse_duration
+from lai.data import FeatureTable
+from synthetic_tables import synthetic_table
+from test_data_dataset import write_tiny_dataset
+
+runner = CliRunner()
+
+
+def test_version_is_printed() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90.0), ("10m", 600.0), ("1h", 3600.0), ("45", 45.0)])
+def test_budget_durations_are_read_in_seconds(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_a_malformed_duration_is_refused_with_examples() -> None:
+    with pytest.raises(typer.BadParameter, match="90s"):
+        parse_duration("ten minutes")
+
+
+def test_dataset_validate_accepts_a_valid_folder(tmp_path: Path) -> None:
+    write_tiny_dataset(tmp_path)
+    result = runner.invoke(app, ["dataset", "validate", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output
+
+
+def test_dataset_validate_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
+    write_tiny_dataset(tmp_path)
+    lesions = pd.read_csv(tmp_path / "lesions.csv")
+    lesions.loc[0, "diagnosis"] = "lymphoma"
+    lesions.to_csv(tmp_path / "lesions.csv", index=False)
+    next((tmp_path / "images").rglob("*.nii.gz")).unlink()
+    result = runner.invoke(app, ["dataset", "validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "unknown-diagnosis" in result.output
+    assert "lymphoma" in result.output
+    assert "missing-file" in result.output
+    assert "checksum-mismatch" in result.output  # lesions.csv changed after dataset.json was written
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("features") / "features.parquet"
+    synthetic_table(n_lesions=240, n_patients=90).write(path)
+    return path
+
+
+def test_automl_predict_and_validate_hand_files_to_each_other(features: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    result = runner.invoke(app, ["automl", str(features), "--target", "malignant", "--out", str(model)])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((model / "model.json").read_text())
+    assert meta["target"] == "malignant"
+
+    predictions = tmp_path / "predictions.csv"
+    result = runner.invoke(app, ["predict", str(model), str(features), "--out", str(predictions)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(predictions)
+    assert list(table.columns[:4]) == ["lesion_id", "case_id", "patient_id", "centre"]
+    assert {"predicted", "proba_False", "proba_True"} <= set(table.columns)
+    assert len(table) == 240
+
+    report = tmp_path / "validation"
+    result = runner.invoke(
+        app, ["validate", str(model), str(features), "--out", str(report), "--scheduler", "sync"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (report / "report.html").is_file()
+    metrics = json.loads((report / "metrics.json").read_text())
+    auc = metrics["results"][0]["metrics"]["auc"]
+    assert f"{auc['value']:.3f} [{auc['ci_low']:.3f}, {auc['ci_high']:.3f}]" in result.output
+    everyone = next(row for row in metrics["cohort"] if row["centre"] == "all")
+    assert everyone["lesions"] == 240
+
+
+def test_predict_names_the_feature_columns_the_table_lacks(features: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    assert runner.invoke(app, ["automl", str(features), "--out", str(model)]).exit_code == 0
+    table = FeatureTable.read(features)
+    dropped = table.feature_columns[:2]
+    FeatureTable(table.frame.drop(columns=dropped), table.metadata).write(tmp_path / "partial.parquet")
+    result = runner.invoke(app, ["predict", str(model), str(tmp_path / "partial.parquet"), "--out", "p.csv"])
+    assert result.exit_code == 1
+    assert dropped[0] in result.output
+
+
+def test_automl_on_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["automl", str(tmp_path / "nope.parquet"), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1
+    assert "nope.parquet" in result.output
