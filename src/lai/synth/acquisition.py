@@ -113,10 +113,10 @@ def make_centres(count: int, rng: np.random.Generator) -> list[Centre]:
         agent = "gadoxetate" if profile == "hepatology" or (index % 4 == 3) else "extracellular"
         snr_scale = 1.4 if field_strength == 3.0 else 1.0
         spacing = {
-            "t2": (*[float(rng.uniform(1.0, 1.4))] * 2, float(rng.choice([5.0, 5.5, 6.0]))),
-            "dual": (*[float(rng.uniform(1.2, 1.6))] * 2, float(rng.choice([5.0, 5.5, 6.0]))),
-            "dwi": (*[float(rng.uniform(1.4, 1.6))] * 2, float(rng.choice([5.5, 6.0]))),
-            "dynamic": (*[float(rng.uniform(1.25, 1.6))] * 2, float(rng.choice([2.5, 3.0, 3.5, 4.0]))),
+            "t2": _grid_spacing(float(rng.uniform(1.0, 1.4)), float(rng.choice([5.0, 5.5, 6.0]))),
+            "dual": _grid_spacing(float(rng.uniform(1.3, 1.6)), float(rng.choice([5.0, 5.5, 6.0]))),
+            "dwi": _grid_spacing(float(rng.uniform(1.4, 1.6)), float(rng.choice([5.5, 6.0]))),
+            "dynamic": _grid_spacing(float(rng.uniform(1.25, 1.6)), float(rng.choice([3.0, 3.5, 4.0]))),
         }
         snr = {
             "t2": float(rng.uniform(14, 24) * snr_scale),
@@ -149,6 +149,10 @@ def make_centres(count: int, rng: np.random.Generator) -> list[Centre]:
             )
         )
     return centres
+
+
+def _grid_spacing(in_plane: float, slice_thickness: float) -> tuple[float, float, float]:
+    return (in_plane, in_plane, slice_thickness)
 
 
 def family_grid(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy import ndimage
@@ -104,14 +105,18 @@ def _points(start: tuple[int, int, int], shape: tuple[int, int, int]) -> tuple[n
 
 
 def ellipsoid_sdf(
-    points: tuple[np.ndarray, ...], centre: np.ndarray, radii: np.ndarray, rotation: np.ndarray
+    points: tuple[np.ndarray, ...],
+    centre: np.ndarray,
+    radii: np.ndarray,
+    rotation: np.ndarray,
+    offset: float = 0.0,
 ) -> np.ndarray:
-    """Return an approximate signed distance to an ellipsoid (smooth, exact on the axes)."""
+    """Return an approximate signed distance to an ellipsoid (smooth, exact on the axes), plus ``offset``."""
     d = [points[a] - centre[a] for a in range(3)]
     q = [(rotation[0, a] * d[0] + rotation[1, a] * d[1] + rotation[2, a] * d[2]) for a in range(3)]
     k0 = np.sqrt(sum((q[a] / radii[a]) ** 2 for a in range(3)))
     k1 = np.sqrt(sum((q[a] / radii[a] ** 2) ** 2 for a in range(3))) + 1e-9
-    return (k0 * (k0 - 1.0) / k1).astype(np.float32)
+    return (k0 * (k0 - 1.0) / k1 + offset).astype(np.float32)
 
 
 def tube_sdf(
@@ -175,7 +180,7 @@ def _structure(
     """Return a structure sampled on the coarse box around ``low``-``high``; ``planar`` ones do not vary with z."""
     start, shape = _box(low, high)
     if planar:
-        k0 = int(round(-_EXTENT[2, 0] / COARSE_SPACING))
+        k0 = int(np.round(-_EXTENT[2, 0] / COARSE_SPACING))
         start, shape = (start[0], start[1], k0), (shape[0], shape[1], 1)
     sdf = np.ascontiguousarray(np.broadcast_to(field_fn(_points(start, shape)), shape), dtype=np.float32)
     return Structure(name, TISSUE_INDEX[tissue], start, sdf)
@@ -193,8 +198,8 @@ def _tubes_structure(name: str, tissue: str, tubes: list[_Tube]) -> Structure:
         rel = tuple(s[i] - start[i] for i in range(3))
         rel0 = tuple(max(r, 0) for r in rel)
         end = tuple(min(rel[i] + sh[i], shape[i]) for i in range(3))
-        sub_start = tuple(start[i] + rel0[i] for i in range(3))
-        sub_shape = tuple(end[i] - rel0[i] for i in range(3))
+        sub_start = (start[0] + rel0[0], start[1] + rel0[1], start[2] + rel0[2])
+        sub_shape = (end[0] - rel0[0], end[1] - rel0[1], end[2] - rel0[2])
         if min(sub_shape) <= 0:
             continue
         view = field[rel0[0] : end[0], rel0[1] : end[1], rel0[2] : end[2]]
@@ -202,7 +207,7 @@ def _tubes_structure(name: str, tissue: str, tubes: list[_Tube]) -> Structure:
             view,
             tube_sdf(_points(sub_start, sub_shape), tube.a, tube.b, tube.radius_a, tube.radius_b),
             out=view,
-        )  # type: ignore[arg-type]
+        )
     return Structure(name, TISSUE_INDEX[tissue], start, field)
 
 
@@ -231,7 +236,10 @@ def sample_anatomy(rng: np.random.Generator, *, cirrhosis: bool) -> Anatomy:
     The liver's volume is drawn first (1.2-2.0 L; 1.0-1.6 L when cirrhotic) and the liver model is
     scaled to it, so the volume on the coarse grid matches the draw within a few percent.
     """
-    jitter = lambda sd, n=3: rng.normal(0.0, sd, n)  # noqa: E731
+
+    def jitter(sd: float, n: int = 3) -> np.ndarray:
+        return rng.normal(0.0, sd, n)
+
     # Body outline (elliptic cylinder, ~330 x 250 mm) with subcutaneous fat and a muscular wall.
     half_x = float(rng.uniform(145.0, 172.0))
     half_y = float(rng.uniform(105.0, 128.0))
@@ -267,7 +275,7 @@ def sample_anatomy(rng: np.random.Generator, *, cirrhosis: bool) -> Anatomy:
                 "muscle",
                 np.array([centre[0] - 40, centre[1] - 35, zlo]),
                 np.array([centre[0] + 40, centre[1] + 35, zhi]),
-                lambda p, c=centre: _cylinder(p, c, 30.0, 24.0),
+                partial(_cylinder, centre=centre, half_x=30.0, half_y=24.0),
                 planar=True,
             )
         )
@@ -305,7 +313,7 @@ def sample_anatomy(rng: np.random.Generator, *, cirrhosis: bool) -> Anatomy:
                 "kidney_cortex",
                 low,
                 high,
-                lambda p, c=c, r=radii, m=rot: ellipsoid_sdf(p, c, r, m),
+                partial(ellipsoid_sdf, centre=c, radii=radii, rotation=rot),
             )
         )
         structures.append(
@@ -314,7 +322,7 @@ def sample_anatomy(rng: np.random.Generator, *, cirrhosis: bool) -> Anatomy:
                 "kidney_medulla",
                 low,
                 high,
-                lambda p, c=c, r=radii, m=rot: ellipsoid_sdf(p, c, r, m) + 7.0,
+                partial(ellipsoid_sdf, centre=c, radii=radii, rotation=rot, offset=7.0),
             )
         )
     spleen_c = np.array([half_x * 0.6, spine_y + 25.0, 35.0]) + jitter(6.0)

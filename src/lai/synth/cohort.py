@@ -211,7 +211,7 @@ def synthesise_patient(plan: PatientPlan) -> PatientResult:
         spacing = centre.spacing[family]
         grid = family_grid(spacing, centre_xy, extent, z_range)
         axes = grid_axes(grid)
-        shift = np.zeros(3) if family == "dynamic" else rng.normal(0.0, [0.8, 1.2, 2.5])
+        shift = np.zeros(3) if family == "dynamic" else rng.normal(0.0, [0.5, 1.0, 2.0])
         moved = [axes[a] - shift[a] for a in range(3)]
         stack, liver = render_grid(
             anatomy,
@@ -239,7 +239,7 @@ def synthesise_patient(plan: PatientPlan) -> PatientResult:
             volume = stack[s]
             if family == "dynamic" and sequence != REFERENCE_SEQUENCE:
                 # Each breath-hold leaves the liver a few mm off the portal phase, mostly craniocaudally.
-                offset = rng.normal(0.0, [0.7, 1.0, 2.2]) / np.asarray(spacing)
+                offset = rng.normal(0.0, [0.0, 1.0, 2.2]) / np.asarray(spacing)
                 volume = shift_volume(volume, offset)
             if sequence == "t1_opp":
                 volume = np.abs(volume)

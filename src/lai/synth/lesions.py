@@ -368,7 +368,9 @@ def _waves(
 
 def texture_field(cube: np.ndarray, q: list[np.ndarray]) -> np.ndarray:
     """Return a lesion's smooth random texture at lesion-local points: its noise cube, trilinear, tiled."""
-    coords = [np.broadcast_to(q[a] / TEXTURE_CELL_MM, np.broadcast_shapes(*(x.shape for x in q))) for a in range(3)]
+    coords = [
+        np.broadcast_to(q[a] / TEXTURE_CELL_MM, np.broadcast_shapes(*(x.shape for x in q))) for a in range(3)
+    ]
     return ndimage.map_coordinates(cube, coords, order=1, mode="grid-wrap").astype(np.float32)
 
 

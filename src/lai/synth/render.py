@@ -16,11 +16,11 @@ import numpy as np
 from lai.synth.anatomy import COARSE_SPACING, TISSUE_INDEX, Anatomy, Structure, coarse_axes, liver_sdf_at
 from lai.synth.lesions import (
     LesionSpec,
-    texture_field,
     halo_weight,
     lesion_distance,
     lesion_local,
     lesion_values,
+    texture_field,
     wave_field,
 )
 from lai.synth.signals import SIGNAL_SEQUENCES
