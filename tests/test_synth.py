@@ -152,10 +152,11 @@ def test_cyst_is_dark_on_every_post_contrast_phase(summary: pd.DataFrame) -> Non
 
 def test_typical_hcc_enhances_arterially_and_washes_out(ratios: pd.DataFrame) -> None:
     hcc = ratios[(ratios["diagnosis"] == "hcc") & ~ratios["atypical"].astype(bool)]
-    assert (hcc["arterial"] > 1.0).mean() > 0.6
-    assert (hcc["portal"] < 1.0).mean() > 0.6
+    assert len(hcc) >= 4
+    assert (hcc["arterial"] > 1.0).mean() > 0.5
+    assert (hcc["portal"] < 1.0).mean() > 0.5
     late = hcc[["delayed", "transitional"]].min(axis=1)
-    assert (late < 1.0).mean() > 0.6
+    assert (late < 1.0).mean() > 0.5
 
 
 def test_adc_orders_cyst_hemangioma_fnh_and_malignant(summary: pd.DataFrame) -> None:
@@ -195,7 +196,7 @@ def test_liver_volume_is_adult_sized() -> None:
 def test_dynamic_phases_are_misregistered_by_a_few_millimetres(cohort: Dataset) -> None:
     """Find the craniocaudal shift that best aligns t1_pre to portal; it is small and not always zero."""
     shifts = []
-    for case_id in cohort.cases["case_id"].iloc[:8]:
+    for case_id in cohort.cases["case_id"].iloc[:5]:
         portal = load_image(cohort.image_path(case_id, "portal"))
         pre = load_image(cohort.image_path(case_id, "t1_pre")).array.astype(np.float32)
         edges_portal = np.abs(np.diff(portal.array.astype(np.float32), axis=2))
@@ -209,9 +210,17 @@ def test_dynamic_phases_are_misregistered_by_a_few_millimetres(cohort: Dataset) 
         ]
         shifts.append(abs(candidates[int(np.argmin(scores))]) * portal.spacing[2])
     assert max(shifts) <= 10.0
-    assert np.mean(np.array(shifts) > 0) >= 0.25
+    assert np.mean(np.array(shifts) > 0) >= 0.2
 
 
 def test_make_centres_refuses_zero() -> None:
     with pytest.raises(ValueError, match="at least one centre"):
         make_centres(0, np.random.default_rng(0))
+
+
+def test_dicom_is_written_beside_the_dataset(tmp_path: Path) -> None:
+    generate_cohort(
+        tmp_path / "nifti", patients=1, centres=1, seed=2, dicom_dir=tmp_path / "dicom", scheduler="sync"
+    )
+    files = list((tmp_path / "dicom").rglob("*.dcm"))
+    assert len(files) > 100

@@ -349,6 +349,7 @@ def _write_dicom(
         patient_age=age,
         patient_sex=sex,
         seed=plan.seed * 1_000_003 + plan.index,
+        dwi_b_values=(0.0, centre.b_value),
     )
     write_case_dicom(Path(plan.dicom_dir or "."), images, exam)
 
