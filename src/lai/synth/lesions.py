@@ -331,6 +331,7 @@ class LesionSpec:
     texture: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 1), np.float32))
     lobulation: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
     outline: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
+    annotator_bias: float = 0.0
     centre_radius: float = 0.5
     rim_mm: float = 3.0
     capsule_mm: float = 2.0
@@ -593,6 +594,7 @@ def sample_lesion(
         texture=_texture_cube(rng),
         lobulation=_waves(rng, 4, (1.2, 2.5), LOBULATION[diagnosis] / 2.0),
         outline=_waves(rng, 3, (10.0, 20.0), 0.45),
+        annotator_bias=float(rng.normal(0.0, 0.4)),
         centre_radius=float(rng.uniform(0.3, 0.6) if diagnosis != "abscess" else rng.uniform(0.6, 0.8)),
         rim_mm=float(min(rng.uniform(2.0, 5.0), radius * 0.4)),
         capsule_mm=float(rng.uniform(1.2, 2.5)),

@@ -278,7 +278,7 @@ def annotator_mask(
     _, d = lesion_distance(spec, q)
     voxel = float(np.mean(spacing[:2]))
     wander = voxel * wave_field(spec.outline, q)
-    mask = (d + wander + spec.outline[0, 4] * voxel * np.sign(spec.outline[0, 3] - np.pi)) < 0.0
+    mask = (d + wander + spec.annotator_bias * voxel) < 0.0
     if not mask.any():
         centre = tuple(int(np.argmin(np.abs(axes[a][box[a]] - spec.centre[a]))) for a in range(3))
         mask[centre] = True
