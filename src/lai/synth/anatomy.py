@@ -35,6 +35,7 @@ TISSUES: tuple[str, ...] = (
     "portal_vein",
     "hepatic_vein",
     "fibrosis",
+    "bowel",
 )
 """Tissue classes; their signal per sequence lives in ``lai.synth.signals``."""
 
@@ -300,6 +301,23 @@ def sample_anatomy(rng: np.random.Generator, *, cirrhosis: bool) -> Anatomy:
             planar=True,
         )
     )
+    # Bowel loops: blobs of a smooth random field in the visceral cavity, in front of the spine; the
+    # solid organs are painted over them.
+    bowel_low = np.array([-half_x + fat + wall, spine_y + 20.0, full_low[2]])
+    bowel_high = np.array([half_x - fat - wall, half_y - fat - wall, full_high[2]])
+    bowel_noise = smooth_noise(rng, _box(bowel_low, bowel_high)[1], 2.0)
+    structures.append(
+        _structure(
+            "bowel",
+            "bowel",
+            bowel_low,
+            bowel_high,
+            lambda p: np.maximum(
+                np.maximum((0.45 - bowel_noise) * 10.0, body_field(p, fat + wall + 4.0)),
+                spine_y + 25.0 - p[1],
+            ),
+        )
+    )
     # Kidneys: cortex with the medulla drawn 7 mm inside it; the right one lies lower.
     for side, z0 in ((-1.0, -55.0), (1.0, -40.0)):
         c = np.array([side * 72.0, spine_y + 12.0, z0]) + jitter(5.0)
@@ -397,12 +415,12 @@ def _liver(
         lobes.append((np.array([-55.0, 8.0, -55.0]) + rng.normal(0, 4, 3), np.array([35.0, 40.0, 45.0]), 0.0))
     gb_offset = np.array([-15.0, 35.0, -35.0]) + rng.normal(0.0, 5.0, 3)
     has_gallbladder = rng.random() < 0.85
-    surface_noise_sd = 3.5 if cirrhosis else 1.5
+    surface_noise_sd = 2.5 if cirrhosis else 1.5
     low0 = hilum + np.array([-175.0, -110.0, -160.0])
     high0 = hilum + np.array([175.0, 95.0, 160.0])
     start, shape = _box(low0, high0)
     points = _points(start, shape)
-    noise = smooth_noise(rng, shape, 1.0 if cirrhosis else 2.0)
+    noise = smooth_noise(rng, shape, 1.3 if cirrhosis else 2.0)
     kidney_c = np.array([-72.0, spine_y + 12.0, -55.0])
 
     def field(scale: float) -> np.ndarray:

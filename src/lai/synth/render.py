@@ -68,6 +68,7 @@ class _Box:
         self.empty = any(p.size == 0 for p in self.positions)
 
     def interpolate(self, field: np.ndarray) -> np.ndarray:
+        """Return a field of the structure's coarse box sampled at the target voxels of the box."""
         out = field
         for axis in (2, 1, 0):
             out = _lerp(out, self.positions[axis], axis)
@@ -150,7 +151,7 @@ def render_grid(
             view += f * (values[s] - view)
     liver_signal = {seq: float(lut[TISSUE_INDEX["liver"], s]) for s, seq in enumerate(sequences)}
     for lesion in lesions:
-        _paint_lesion(stack, lesion, anatomy, sequences, liver_signal, axes, spacing, b_value, table)
+        _paint_lesion(stack, lesion, anatomy, sequences, liver_signal, axes, spacing, b_value)
     return stack, liver_mask
 
 
@@ -218,8 +219,8 @@ def _paint_lesion(
     axes: list[np.ndarray],
     spacing: tuple[float, float, float],
     b_value: float,
-    table: np.ndarray,
 ) -> None:
+    """Paint one lesion (and its halo) into every sequence of the stack, supersampled inside its box."""
     box = lesion_box(spec, axes)
     if box is None:
         return
@@ -240,7 +241,7 @@ def _paint_lesion(
     coverage = _down(f, factors)
     for s, sequence in enumerate(sequences):
         if sequence == "dwi":
-            b0 = lesion_values(spec, "dwi_b0", q, r, d, texture) * liver_signal_b0(table)
+            b0 = lesion_values(spec, "dwi_b0", q, r, d, texture) * liver_signal["dwi_b0"]
             value = b0 * np.exp(-b_value * 1e-3 * lesion_values(spec, "adc", q, r, d, texture))
         else:
             value = lesion_values(spec, sequence, q, r, d, texture) * liver_signal[sequence]
@@ -256,11 +257,6 @@ def _paint_lesion(
         view = stack[s][box]
         view *= 1.0 - total
         view += _down(paint, factors)
-
-
-def liver_signal_b0(table: np.ndarray) -> float:
-    """Return the patient's liver signal on b0 DWI."""
-    return float(table[TISSUE_INDEX["liver"], SIGNAL_SEQUENCES.index("dwi_b0")])
 
 
 def annotator_mask(
