@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +46,15 @@ def summary(ratios: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
+    """In process and in worker processes of another interpreter with another string-hash seed."""
     first = generate_cohort(tmp_path / "a", patients=2, centres=2, seed=5, scheduler="sync")
-    second = generate_cohort(tmp_path / "b", patients=2, centres=2, seed=5)
+    script = (
+        "from pathlib import Path; from lai.synth import generate_cohort; "
+        f"generate_cohort(Path({str(tmp_path / 'b')!r}), patients=2, centres=2, seed=5)"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, capture_output=True)
+    second = Dataset.read(tmp_path / "b")
     assert first.files == second.files
     for rel, digest in second.files.items():
         assert sha256_file(second.root / rel) == digest, rel

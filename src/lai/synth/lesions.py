@@ -531,7 +531,7 @@ def sample_lesion(
     enhancement = rng.lognormal(0.0, 0.15)
     t2_factor = rng.lognormal(0.0, 0.1)
     ratios: dict[str, dict[str, float]] = {}
-    for component in components:
+    for component in [c for c in table if c in components]:
         values = table[component]
         drawn: dict[str, float] = {}
         pre = float(values["t1_pre"] or 1.0) * rng.lognormal(0.0, RATIO_SPREAD * 0.6)
