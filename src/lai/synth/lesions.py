@@ -416,46 +416,34 @@ _VARIANTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def sample_lesion(
-    rng: np.random.Generator,
-    *,
-    diagnosis: str,
-    label: int,
-    centre: np.ndarray,
-    diameter: float,
-    liver_signal: dict[str, float],
-    agent: str,
-) -> LesionSpec:
-    """Return a lesion of ``diagnosis`` drawn from ``rng``: subtype, atypical variant, shape, structure and ratios.
+@dataclass
+class _Build:
+    """A lesion's components and enhancement pattern, decided before its ratios are drawn."""
 
-    ``liver_signal`` maps each sequence to the patient's liver signal; it turns "no enhancement" into
-    the ratio a non-enhancing tissue has against this patient's enhancing liver.
-    """
-    if diagnosis not in APPEARANCE:
-        msg = f"Unknown diagnosis {diagnosis!r}: expected one of {', '.join(APPEARANCE)}"
-        raise ValueError(msg)
-    subtype = _subtype(rng, diagnosis)
-    atypical = rng.random() < ATYPICAL_RATE[diagnosis]
-    variant = str(rng.choice(_VARIANTS[diagnosis])) if atypical else "typical"
-    if variant == "hbp_iso" and agent != "gadoxetate":
-        variant = "no_capsule" if diagnosis == "hcc" else "washout"
-    if diagnosis == "met" and subtype == "met_hypovascular" and variant == "hcc_mimic":
-        subtype = "met_hypervascular"
-    if variant == "flash_filling":
-        diameter = min(diameter, float(rng.uniform(6.0, 18.0)))
-    table = {component: dict(values) for component, values in APPEARANCE[diagnosis].items()}
+    components: set[str]
+    pattern: str = "homogeneous"
+    fill: dict[str, float] = field(default_factory=dict)
+    fat_fraction: float = 0.0
+
+
+def _build(
+    rng: np.random.Generator,
+    diagnosis: str,
+    subtype: str,
+    variant: str,
+    radius: float,
+    table: dict[str, Ratios],
+) -> _Build:
+    """Return which components a lesion has and how it fills in; adjust ``table`` for subtype and variant."""
     solid = table["solid"]
-    pattern = "homogeneous"
-    fill: dict[str, float] = {}
-    components = {"solid"}
-    fat_fraction = 0.0
-    radius = diameter / 2.0
+    build = _Build(components={"solid"})
+    components = build.components
     if diagnosis == "hcc":
         components.add("capsule")
         if radius > 15 and rng.random() < 0.5:
             components.add("centre")
         if subtype == "hcc_fat":
-            fat_fraction = float(rng.uniform(0.1, 0.3))
+            build.fat_fraction = float(rng.uniform(0.1, 0.3))
             solid["t1_in"] = 1.1
         if variant == "no_washout":
             solid.update(portal=1.05, delayed=1.0, transitional=1.0)
@@ -490,15 +478,15 @@ def sample_lesion(
             components.add("capsule")
             solid.update(arterial=1.6, portal=0.8, delayed=0.75)
     elif diagnosis == "hem":
-        pattern = "nodular"
-        fill = {"arterial": 0.15, "portal": 0.6, "delayed": 0.95, "transitional": 0.9, "hbp": 1.0}
+        build.pattern = "nodular"
+        build.fill = {"arterial": 0.15, "portal": 0.6, "delayed": 0.95, "transitional": 0.9, "hbp": 1.0}
         if variant == "flash_filling" or (radius < 7 and rng.random() < 0.4):
-            fill = dict.fromkeys(POST_CONTRAST, 1.0)
-            pattern = "centripetal"
+            build.fill = dict.fromkeys(POST_CONTRAST, 1.0)
+            build.pattern = "centripetal"
             solid.update(arterial=2.0)
         elif variant == "sclerosed":
             solid.update(t2w=1.8, adc=1.4)
-            fill = {"arterial": 0.05, "portal": 0.25, "delayed": 0.45, "transitional": 0.4, "hbp": 1.0}
+            build.fill = {"arterial": 0.05, "portal": 0.25, "delayed": 0.45, "transitional": 0.4, "hbp": 1.0}
     elif diagnosis == "fnh":
         if radius > 10 and variant != "no_scar":
             components.add("scar")
@@ -509,7 +497,7 @@ def sample_lesion(
             solid.update(t2w=2.2, delayed=1.15)
             components.add("rim")
         elif subtype == "hca_hnf1a":
-            fat_fraction = float(rng.uniform(0.15, 0.35))
+            build.fat_fraction = float(rng.uniform(0.15, 0.35))
             solid.update(t2w=1.1)
         elif subtype == "hca_beta_catenin":
             solid.update(hbp=1.05)
@@ -528,6 +516,21 @@ def sample_lesion(
             components.add("septa")
         else:
             table["centre"].update(adc=1.6)
+    return build
+
+
+def _draw_ratios(
+    rng: np.random.Generator,
+    table: dict[str, Ratios],
+    components: set[str],
+    fat_fraction: float,
+    liver_signal: dict[str, float],
+) -> dict[str, dict[str, float]]:
+    """Return each component's ratio per sequence, drawn around the table's medians.
+
+    Post-contrast ratios share one per-lesion enhancement factor on top of their own spread; t1_opp
+    follows from t1_in and the lesion's fat fraction, dwi_b0 from t2w (shorter echo time: ratio^0.8).
+    """
     enhancement = rng.lognormal(0.0, 0.15)
     t2_factor = rng.lognormal(0.0, 0.1)
     ratios: dict[str, dict[str, float]] = {}
@@ -561,6 +564,41 @@ def sample_lesion(
         )
         drawn["dwi_b0"] = drawn["t2w"] ** 0.8
         ratios[component] = drawn
+    return ratios
+
+
+def sample_lesion(
+    rng: np.random.Generator,
+    *,
+    diagnosis: str,
+    label: int,
+    centre: np.ndarray,
+    diameter: float,
+    liver_signal: dict[str, float],
+    agent: str,
+) -> LesionSpec:
+    """Return a lesion of ``diagnosis`` drawn from ``rng``: subtype, atypical variant, shape, structure and ratios.
+
+    ``liver_signal`` maps each sequence to the patient's liver signal; it turns "no enhancement" into
+    the ratio a non-enhancing tissue has against this patient's enhancing liver.
+    """
+    if diagnosis not in APPEARANCE:
+        msg = f"Unknown diagnosis {diagnosis!r}: expected one of {', '.join(APPEARANCE)}"
+        raise ValueError(msg)
+    subtype = _subtype(rng, diagnosis)
+    atypical = rng.random() < ATYPICAL_RATE[diagnosis]
+    variant = str(rng.choice(_VARIANTS[diagnosis])) if atypical else "typical"
+    if variant == "hbp_iso" and agent != "gadoxetate":
+        variant = "no_capsule" if diagnosis == "hcc" else "washout"
+    if diagnosis == "met" and subtype == "met_hypovascular" and variant == "hcc_mimic":
+        subtype = "met_hypervascular"
+    if variant == "flash_filling":
+        diameter = min(diameter, float(rng.uniform(6.0, 18.0)))
+    radius = diameter / 2.0
+    table = {component: dict(values) for component, values in APPEARANCE[diagnosis].items()}
+    build = _build(rng, diagnosis, subtype, variant, radius, table)
+    components, pattern, fill = build.components, build.pattern, build.fill
+    ratios = _draw_ratios(rng, table, components, build.fat_fraction, liver_signal)
     heterogeneity = {s: float(rng.uniform(0.03, 0.12)) for s in SIGNAL_SEQUENCES}
     if diagnosis == "hcc":
         heterogeneity["arterial"] = float(rng.uniform(0.15, 0.35))
