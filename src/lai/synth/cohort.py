@@ -200,56 +200,14 @@ def synthesise_patient(plan: PatientPlan) -> PatientResult:
     images: dict[str, Image] = {}
     intensity_jitter = rng.lognormal(0.0, 0.25, len(FAMILIES))
     for family_index, family in enumerate(FAMILIES):
-        wanted = [
-            s
-            for s in centre.family_sequences(family)
-            if s in sequences or (family == "dwi" and "adc" in sequences)
-        ]
-        if not wanted:
+        produced = (*centre.family_sequences(family), *(("adc",) if family == "dwi" else ()))
+        if not any(s in sequences for s in produced):
             continue
-        rendered = centre.family_sequences(family)
-        spacing = centre.spacing[family]
-        grid = family_grid(spacing, centre_xy, extent, z_range)
-        axes = grid_axes(grid)
-        shift = np.zeros(3) if family == "dynamic" else rng.normal(0.0, [0.5, 1.0, 2.0])
-        moved = [axes[a] - shift[a] for a in range(3)]
-        stack, liver = render_grid(
-            anatomy,
-            lesions,
-            table,
-            rendered,
-            moved,
-            spacing,
-            b_value=centre.b_value,
-            want_liver=family == "dynamic",
-        )
-        bias = bias_profiles(rng, axes, 0.2 if centre.field_strength == 3.0 else 0.12)
-        sigma = (
-            float(
-                table[
-                    TISSUE_INDEX["liver"],
-                    SIGNAL_SEQUENCES.index(rendered[0] if family != "dwi" else "dwi_b0"),
-                ]
-            )
-            / centre.snr[family]
+        grid = family_grid(centre.spacing[family], centre_xy, extent, z_range)
+        noisy, liver = _acquire_family(
+            rng, family, centre=centre, anatomy=anatomy, lesions=lesions, table=table, grid=grid, bank=bank
         )
         scale = centre.intensity_scale * float(intensity_jitter[family_index])
-        noisy: dict[str, np.ndarray] = {}
-        for s, sequence in enumerate(rendered):
-            volume = stack[s]
-            if family == "dynamic" and sequence != REFERENCE_SEQUENCE:
-                # Each breath-hold leaves the liver a few mm off the portal phase, mostly craniocaudally.
-                offset = rng.normal(0.0, [0.0, 1.0, 2.2]) / np.asarray(spacing)
-                volume = shift_volume(volume, offset)
-            if sequence == "t1_opp":
-                volume = np.abs(volume)
-            volume = np.ascontiguousarray(volume)
-            volume *= bias[0][:, None, None]
-            volume *= bias[1][None, :, None]
-            volume *= bias[2][None, None, :]
-            noisy[sequence] = rician(volume, sigma, rng, bank)
-        if family == "dwi":
-            noisy["adc"] = _adc_map(noisy["dwi_b0"], noisy["dwi"], centre.b_value, 5.0 * sigma)
         for sequence, volume in noisy.items():
             if sequence not in sequences:
                 continue
@@ -296,6 +254,59 @@ def synthesise_patient(plan: PatientPlan) -> PatientResult:
         for lesion in lesions
     ]
     return PatientResult(case=case, lesions=rows, files=files)
+
+
+def _acquire_family(
+    rng: np.random.Generator,
+    family: str,
+    *,
+    centre: Centre,
+    anatomy: Anatomy,
+    lesions: list[LesionSpec],
+    table: np.ndarray,
+    grid: Grid,
+    bank: np.ndarray,
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Return one sequence family's noisy float volumes on ``grid`` (``adc`` too for DWI) and the liver mask.
+
+    The family's breath-hold shifts the anatomy by a few millimetres (the dynamic phases against the
+    portal phase, the other families as a whole); a bias field and Rician noise at the centre's SNR follow.
+    """
+    rendered = centre.family_sequences(family)
+    spacing = centre.spacing[family]
+    axes = grid_axes(grid)
+    shift = np.zeros(3) if family == "dynamic" else rng.normal(0.0, [0.5, 1.0, 2.0])
+    moved = [axes[a] - shift[a] for a in range(3)]
+    stack, liver = render_grid(
+        anatomy,
+        lesions,
+        table,
+        rendered,
+        moved,
+        spacing,
+        b_value=centre.b_value,
+        want_liver=family == "dynamic",
+    )
+    bias = bias_profiles(rng, axes, 0.2 if centre.field_strength == 3.0 else 0.12)
+    reference = "dwi_b0" if family == "dwi" else rendered[0]
+    sigma = float(table[TISSUE_INDEX["liver"], SIGNAL_SEQUENCES.index(reference)]) / centre.snr[family]
+    noisy: dict[str, np.ndarray] = {}
+    for s, sequence in enumerate(rendered):
+        volume = stack[s]
+        if family == "dynamic" and sequence != REFERENCE_SEQUENCE:
+            # Each breath-hold leaves the liver a few mm off the portal phase, mostly craniocaudally.
+            offset = rng.normal(0.0, [0.0, 1.0, 2.2]) / np.asarray(spacing)
+            volume = shift_volume(volume, offset)
+        if sequence == "t1_opp":
+            volume = np.abs(volume)
+        volume = np.ascontiguousarray(volume)
+        volume *= bias[0][:, None, None]
+        volume *= bias[1][None, :, None]
+        volume *= bias[2][None, None, :]
+        noisy[sequence] = rician(volume, sigma, rng, bank)
+    if family == "dwi":
+        noisy["adc"] = _adc_map(noisy["dwi_b0"], noisy["dwi"], centre.b_value, 5.0 * sigma)
+    return noisy, liver
 
 
 def _adc_map(b0: np.ndarray, high: np.ndarray, b_value: float, floor: float) -> np.ndarray:
