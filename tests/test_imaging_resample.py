@@ -128,3 +128,28 @@ def test_grids_overlap_in_world_space() -> None:
     apart[:3, 3] = [0.0, 0.0, 50.0]
     assert grids_overlap(grid, Grid((5, 5, 5), touching_inside))
     assert not grids_overlap(grid, Grid((5, 5, 5), apart))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_axis_aligned_nearest_neighbour_agrees_with_scipy_affine_transform(seed: int) -> None:
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 5, size=(23, 17, 9)).astype(np.uint8)
+    source = np.diag([*rng.uniform(0.6, 3.0, 3), 1.0])
+    source[:3, 3] = rng.uniform(-20, 20, 3)
+    target = np.diag([*(rng.uniform(0.5, 4.0, 3) * rng.choice([-1, 1], 3)), 1.0])
+    target[:3, 3] = rng.uniform(-25, 25, 3) + 0.0123  # off any tie between two source voxels
+    grid = Grid((31, 12, 14), target)
+    ours = resample_labels(Image(labels, source), grid).array
+    index = np.linalg.inv(source) @ target
+    scipy_result = ndimage.affine_transform(
+        labels,
+        np.diag(index[:3, :3]),
+        offset=index[:3, 3],
+        output_shape=grid.shape,
+        order=0,
+        mode="grid-constant",
+        cval=0,
+    )
+    np.testing.assert_array_equal(ours, scipy_result)

@@ -106,7 +106,10 @@ def load_image(path: str | os.PathLike[str]) -> Image:
         raise ImageError(msg)
     name = path.name.lower()
     try:
-        if name.endswith((".nii", ".nii.gz")):
+        if name.endswith(".nii.gz"):
+            # ISA-L inflates several times faster than the zlib behind nibabel's own gzip reader
+            array, affine = _nifti_from_bytes(igzip.decompress(path.read_bytes()))
+        elif name.endswith(".nii"):
             nifti = nib.load(path)
             array = np.asanyarray(nifti.dataobj)  # type: ignore[attr-defined]
             affine = np.asarray(nifti.affine, dtype=np.float64)  # type: ignore[attr-defined]
@@ -123,6 +126,16 @@ def load_image(path: str | os.PathLike[str]) -> Image:
         msg = f"{path}: expected a 3D image, found shape {array.shape}"
         raise ImageError(msg)
     return Image(np.asarray(array), affine)
+
+
+def _nifti_from_bytes(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Return the array and affine of a NIfTI-1 or NIfTI-2 file held in memory."""
+    header_size = int.from_bytes(data[:4], "little")
+    if header_size not in (348, 540):
+        header_size = int.from_bytes(data[:4], "big")
+    kind: type[nib.Nifti1Image] = nib.Nifti2Image if header_size == 540 else nib.Nifti1Image
+    nifti = kind.from_bytes(data)
+    return np.asanyarray(nifti.dataobj), np.asarray(nifti.affine, dtype=np.float64)
 
 
 def _load_with_simpleitk(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -119,23 +119,23 @@ def extract_case(task: CaseTask) -> dict[str, dict[str, float]]:
     the liver mask are resampled onto it in world coordinates.
     """
     root = Path(task.root)
+    common_mask = load_image(root / lesion_mask_relpath(task.case_id))
     liver_path = root / liver_mask_relpath(task.case_id)
+    liver_mask = load_image(liver_path) if liver_path.is_file() else None
     rows: dict[str, dict[str, float]] = {lesion_id: {} for lesion_id, _ in task.lesions}
     for sequence in task.sequences:
         image_path = root / image_relpath(task.case_id, sequence)
-        mask_path = root / lesion_mask_relpath(task.case_id, sequence)
-        if not mask_path.is_file():
-            mask_path = root / lesion_mask_relpath(task.case_id)
+        own_path = root / lesion_mask_relpath(task.case_id, sequence)
+        mask_path = own_path if own_path.is_file() else root / lesion_mask_relpath(task.case_id)
+        mask = load_image(own_path) if own_path.is_file() else common_mask
         image = load_image(image_path)
         source = f"image {image_path}, mask {mask_path}"
-        labels = labels_on_grid(load_image(mask_path), image.grid, source=source)
+        labels = labels_on_grid(mask, image.grid, source=source)
         liver = None
-        if liver_path.is_file():
-            liver = (
-                labels_on_grid(load_image(liver_path), image.grid, source=f"{source}, liver {liver_path}") > 0
-            )
+        if liver_mask is not None:
+            liver = labels_on_grid(liver_mask, image.grid, source=f"{source}, liver {liver_path}") > 0
         reference, where = 0.0, ""
-        present = set(np.unique(labels).tolist())
+        present = set(np.flatnonzero(np.bincount(labels.ravel())).tolist())
         for lesion_id, label in task.lesions:
             if label not in present:
                 # a small lesion can fall between the samples of a coarse grid (6 mm DWI): no value, not a crash
