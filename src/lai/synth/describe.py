@@ -16,7 +16,7 @@ import pandas as pd
 
 from lai.data.dataset import Dataset, image_relpath, lesion_mask_relpath, liver_mask_relpath
 from lai.data.taxonomy import SEQUENCES
-from lai.imaging import load_image, resample_labels
+from lai.imaging import Image, load_image, resample_labels
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ def _case_ratios(task: _CaseTask) -> list[dict[str, object]]:
     root = Path(task.root)
     lesions = load_image(root / lesion_mask_relpath(task.case_id))
     liver = load_image(root / liver_mask_relpath(task.case_id))
+    low, high = _world_box(liver)
     rows: dict[int, dict[str, object]] = {
         label: {"case_id": task.case_id, "mask_label": label} for label in task.labels
     }
@@ -38,7 +39,7 @@ def _case_ratios(task: _CaseTask) -> list[dict[str, object]]:
         path = root / image_relpath(task.case_id, sequence)
         if not path.is_file():
             continue
-        image = load_image(path)
+        image = _crop(load_image(path), low, high)
         labels = resample_labels(lesions, image.grid).array
         background = (resample_labels(liver, image.grid).array > 0) & (labels == 0)
         if not background.any():
@@ -52,6 +53,32 @@ def _case_ratios(task: _CaseTask) -> list[dict[str, object]]:
             if inside.any():
                 rows[label][sequence] = float(values[inside].mean()) / liver_mean
     return list(rows.values())
+
+
+def _world_box(mask: Image) -> tuple[np.ndarray, np.ndarray]:
+    """Return the world corners of the box around a mask's foreground (whole grid when empty)."""
+    index = np.argwhere(mask.array > 0)
+    if index.size == 0:
+        return mask.grid.world_bounds()
+    corners = np.array([index.min(axis=0) - 0.5, index.max(axis=0) + 0.5])
+    world = corners @ mask.affine[:3, :3].T + mask.affine[:3, 3]
+    return world.min(axis=0), world.max(axis=0)
+
+
+def _crop(image: Image, low: np.ndarray, high: np.ndarray, margin: float = 10.0) -> Image:
+    """Return the part of an image inside a world box (plus ``margin`` mm), with its affine moved to match."""
+    inverse = np.linalg.inv(image.affine)
+    corners = np.array(
+        [[x, y, z] for x in (low[0], high[0]) for y in (low[1], high[1]) for z in (low[2], high[2])]
+    )
+    corners = np.concatenate([corners - margin, corners + margin])
+    index = corners @ inverse[:3, :3].T + inverse[:3, 3]
+    start = np.clip(np.floor(index.min(axis=0)).astype(int), 0, np.asarray(image.shape))
+    stop = np.clip(np.ceil(index.max(axis=0)).astype(int) + 1, 0, np.asarray(image.shape))
+    affine = image.affine.copy()
+    affine[:3, 3] = image.affine[:3, :3] @ start + image.affine[:3, 3]
+    box = tuple(slice(int(a), int(b)) for a, b in zip(start, stop, strict=True))
+    return Image(image.array[box], affine)
 
 
 def lesion_ratios(dataset: Dataset, *, scheduler: str | None = None) -> pd.DataFrame:
