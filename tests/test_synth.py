@@ -15,7 +15,7 @@ from lai.data.dataset import Dataset
 from lai.files import sha256_file
 from lai.imaging import load_image, resample_labels
 from lai.synth import generate_cohort
-from lai.synth.acquisition import make_centres, shift_volume
+from lai.synth.acquisition import make_centres, noise_bank, rician, shift_volume
 from lai.synth.anatomy import TISSUE_INDEX, coarse_axes, sample_anatomy
 from lai.synth.describe import lesion_ratios, summarise_ratios
 from lai.synth.render import render_grid
@@ -233,3 +233,23 @@ def test_dicom_is_written_beside_the_dataset(tmp_path: Path) -> None:
     )
     files = list((tmp_path / "dicom").rglob("*.dcm"))
     assert len(files) > 100
+
+
+def test_rician_noise_on_empty_background_is_rayleigh() -> None:
+    sigma = 3.0
+    volume = rician(np.zeros((64, 64, 32), np.float32), sigma, np.random.default_rng(0), noise_bank(0))
+    assert volume.mean() == pytest.approx(sigma * np.sqrt(np.pi / 2), rel=0.02)
+
+
+def test_dwi_follows_b0_times_exp_minus_b_adc_before_noise() -> None:
+    rng = np.random.default_rng(4)
+    anatomy = sample_anatomy(rng, cirrhosis=False)
+    table = patient_signal_table(rng, "extracellular", cirrhosis=False, steatosis=0.0, liver_adc=1.2)
+    axes = [np.arange(-150.0, 150.0, 2.0), np.arange(-110.0, 110.0, 2.0), np.arange(-20.0, 20.0, 5.0)]
+    stack, liver = render_grid(
+        anatomy, [], table, ("dwi_b0", "dwi"), axes, (2.0, 2.0, 5.0), b_value=800.0, want_liver=True
+    )
+    assert liver is not None
+    inside = liver > 0
+    ratio = stack[1][inside] / stack[0][inside]
+    assert np.median(ratio) == pytest.approx(np.exp(-800.0 * 1.2e-3), rel=0.01)
