@@ -146,3 +146,16 @@ def test_fixed_bin_count_puts_the_extremes_in_the_first_and_last_bins() -> None:
 def test_bad_settings_are_refused_with_the_key(settings: object, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(settings)  # type: ignore[arg-type]
+
+
+def test_robust_mean_absolute_deviation_of_two_voxels_is_nan_without_warning() -> None:
+    import warnings
+
+    from lai.radiomics.firstorder import robust_mean_absolute_deviation
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(robust_mean_absolute_deviation(np.array([1.0, 3.0])))
+    assert robust_mean_absolute_deviation(np.array([1.0, 2.0, 3.0, 4.0, 5.0, 100.0])) == pytest.approx(
+        np.mean(np.abs(np.array([2.0, 3.0, 4.0, 5.0]) - 3.5))
+    )

@@ -93,10 +93,12 @@ def robust_mean_absolute_deviation(x: np.ndarray) -> float:
 
     .. math:: \\frac{1}{N_{10-90}} \\sum_{i} |X_{10-90,i} - \\overline{X}_{10-90}|
 
-    (IBSI 1128).
+    (IBSI 1128). NaN when no value lies between the percentiles, as with two voxels of different values.
     """
     p10, p90 = np.percentile(x, [10, 90])
     kept = x[(x >= p10) & (x <= p90)]
+    if kept.size == 0:
+        return float("nan")
     return float(np.mean(np.abs(kept - np.mean(kept))))
 
 
