@@ -1,7 +1,8 @@
 """How each centre acquires: vendor, field strength, voxel grids, intensity scale, bias field, noise, case mix.
 
 Numbers follow domain/liver_lesions.md ("Acquisition: what varies between centres"): 3D dynamic T1 with
-in-plane 1.2-1.6 mm and 2.5-4 mm slices, 2D T2 and dual-echo with 5-6 mm slices, DWI at ~6 mm; each
+in-plane 1.25-1.6 mm and 3-4 mm slices, 2D T2 (1.0-1.4 mm) and dual-echo (1.3-1.6 mm) with 5-6 mm
+slices, DWI at 1.4-1.6 mm and 5.5-6 mm; each
 scanner stores intensities on its own arbitrary scale, with a smooth coil-sensitivity (bias) field and
 Rician noise of its own SNR. Successive breath-holds leave the patient a few millimetres apart, mostly
 craniocaudally.

@@ -313,6 +313,24 @@ class LesionSpec:
 
     ``ratios[component][sequence]`` multiplies the patient's liver signal in that sequence (``adc`` is
     absolute, 1e-3 mm^2/s); geometry is in world millimetres.
+
+    Attributes
+    ----------
+    fill
+        Per post-contrast phase, the fraction of the radius enhanced from the edge inwards (centripetal
+        fill-in of hemangiomas); phases it omits enhance throughout.
+    unenhanced
+        Per post-contrast phase, the ratio of tissue that has not taken up contrast yet.
+    texture
+        Periodic cube of smooth noise sampled in lesion coordinates: internal heterogeneity.
+    lobulation, outline
+        Plane waves (kx, ky, kz, phase, amplitude) that make the surface lobulated, and the annotator's
+        outline wander; ``annotator_bias`` shifts the whole outline (in voxels: tight or generous reader).
+    spokes, nodules, septa
+        Unit directions of a central scar's spokes; peripheral nodules (direction * 0.85, size);
+        septa planes (normal, offset as a fraction of the radius).
+    halo_mm, wedge
+        Decay length of the perilesional halo, and the direction of its wedge of arterial hyperaemia.
     """
 
     label: int
