@@ -253,3 +253,13 @@ def test_dwi_follows_b0_times_exp_minus_b_adc_before_noise() -> None:
     inside = liver > 0
     ratio = stack[1][inside] / stack[0][inside]
     assert np.median(ratio) == pytest.approx(np.exp(-800.0 * 1.2e-3), rel=0.01)
+
+
+def test_case_mix_differs_by_centre(cohort: Dataset) -> None:
+    """centre01 is a hepatology centre (HCC, cirrhosis), centre02 an oncology centre (metastases)."""
+    primary = cohort.lesions.drop_duplicates("case_id").merge(cohort.cases, on="case_id")
+    share = primary.groupby("centre")["diagnosis"].value_counts(normalize=True).unstack(fill_value=0.0)
+    assert share.loc["centre01", "hcc"] > share.loc["centre02", "hcc"]
+    assert share.loc["centre02", "met"] > share.loc["centre01", "met"]
+    cirrhosis = cohort.cases.groupby("centre")["cirrhosis"].mean()
+    assert cirrhosis["centre01"] > cirrhosis["centre02"]
