@@ -423,29 +423,31 @@ def _liver(
     noise = smooth_noise(rng, shape, 1.3 if cirrhosis else 2.0)
     kidney_c = np.array([-72.0, spine_y + 12.0, -55.0])
 
-    def field(scale: float) -> np.ndarray:
+    def field(scale: float, step: int = 1) -> np.ndarray:
+        """Return the liver field at ``scale``, on every ``step``-th coarse point."""
+        p = tuple(axis[::step, ::step, ::step] for axis in points)
         d: np.ndarray | None = None
         for c, r, angle in lobes:
-            e = ellipsoid_sdf(points, hilum + scale * c, scale * r, rotation_z(angle))
+            e = ellipsoid_sdf(p, hilum + scale * c, scale * r, rotation_z(angle))
             d = e if d is None else smooth_union(d, e, 22.0)
         assert d is not None
-        d = np.maximum(d, -(ellipsoid_sdf(points, kidney_c, np.array([34.0, 32.0, 62.0]), np.eye(3)) - 2.0))
-        d = np.maximum(d, points[1] - (hilum[1] + 100.0 * scale))  # anterior abdominal wall
-        d = np.maximum(d, -points[1] + spine_y + 18.0)  # posterior: stays in front of the spine
+        d = np.maximum(d, -(ellipsoid_sdf(p, kidney_c, np.array([34.0, 32.0, 62.0]), np.eye(3)) - 2.0))
+        d = np.maximum(d, p[1] - (hilum[1] + 100.0 * scale))  # anterior abdominal wall
+        d = np.maximum(d, -p[1] + spine_y + 18.0)  # posterior: stays in front of the spine
         if has_gallbladder:
             d = np.maximum(
                 d,
                 -(
                     ellipsoid_sdf(
-                        points, hilum + scale * gb_offset, np.array([16.0, 18.0, 40.0]), rotation_z(0.3, 0.4)
+                        p, hilum + scale * gb_offset, np.array([16.0, 18.0, 40.0]), rotation_z(0.3, 0.4)
                     )
                     - 1.0
                 ),
             )
-        return (d + surface_noise_sd * noise).astype(np.float32)
+        return (d + surface_noise_sd * noise[::step, ::step, ::step]).astype(np.float32)
 
-    probe = field(1.0)
-    volume1 = float((probe < 0).sum()) * COARSE_SPACING**3 / 1000.0
+    # The volume at unit scale, from every other coarse point, sets the scale that gives the drawn volume.
+    volume1 = float((field(1.0, step=2) < 0).sum()) * (2 * COARSE_SPACING) ** 3 / 1000.0
     scale = float(np.clip((target_ml / max(volume1, 1.0)) ** (1.0 / 3.0), 0.7, 1.4))
     sdf = field(scale)
     inside = np.argwhere(sdf < 0)

@@ -227,7 +227,10 @@ def _paint_lesion(
     fine, factors = _fine_axes(axes, box, spacing)
     q = lesion_local(spec, fine)
     r, d = lesion_distance(spec, q)
-    texture = texture_field(spec.texture, q)
+    # The texture is smooth on the scale of a voxel: sample it at voxel centres, repeat it to the supersamples.
+    texture = texture_field(spec.texture, lesion_local(spec, [axes[a][box[a]] for a in range(3)]))
+    for axis, factor in enumerate(factors):
+        texture = np.repeat(texture, factor, axis=axis)
     step = float(np.mean([spacing[a] / factors[a] for a in range(3)]))
     f = np.clip(0.5 - d / step, 0.0, 1.0)
     halo = None
