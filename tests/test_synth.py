@@ -23,7 +23,7 @@ from lai.synth.signals import patient_signal_table
 
 os.environ.setdefault("LAI_NO_PROGRESS", "1")
 
-COHORT_PATIENTS = 48
+COHORT_PATIENTS = 60
 
 
 @pytest.fixture(scope="session")

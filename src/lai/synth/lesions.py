@@ -36,7 +36,7 @@ APPEARANCE: dict[str, dict[str, Ratios]] = {
             "delayed": 0.68,
             "transitional": 0.75,
             "hbp": 0.5,
-            "adc": 1.2,
+            "adc": 1.1,
         },
         "capsule": {
             "t2w": 0.95,
@@ -47,7 +47,7 @@ APPEARANCE: dict[str, dict[str, Ratios]] = {
             "delayed": 1.35,
             "transitional": 1.2,
             "hbp": 0.6,
-            "adc": 1.2,
+            "adc": 1.1,
         },
         "centre": {
             "t2w": 2.4,
@@ -141,7 +141,7 @@ APPEARANCE: dict[str, dict[str, Ratios]] = {
             "delayed": 1.25,
             "transitional": 1.05,
             "hbp": 0.5,
-            "adc": 1.8,
+            "adc": 1.9,
         },
     },
     "fnh": {
@@ -154,7 +154,7 @@ APPEARANCE: dict[str, dict[str, Ratios]] = {
             "delayed": 1.0,
             "transitional": 1.05,
             "hbp": 1.2,
-            "adc": 1.45,
+            "adc": 1.5,
         },
         "scar": {
             "t2w": 2.2,
