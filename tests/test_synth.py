@@ -115,6 +115,22 @@ def test_every_lesion_label_is_in_its_mask_on_the_portal_grid(cohort: Dataset) -
         assert np.all(liver[mask.array > 0] > 0), case.case_id
 
 
+def test_liver_lies_on_the_patient_right_in_world_coordinates(cohort: Dataset) -> None:
+    for case in list(cohort.iter_cases())[:10]:
+        liver_path = cohort.liver_mask_path(case.case_id)
+        assert liver_path is not None
+        liver = load_image(liver_path)
+        portal = load_image(cohort.image_path(case.case_id, "portal"))
+        body = portal.array > 0.2 * np.percentile(portal.array, 99)
+
+        def world_centroid(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
+            return affine[:3, :3] @ np.argwhere(mask).mean(axis=0) + affine[:3, 3]
+
+        # RAS: +x is the patient's right; the liver sits right of the body's centre line, and anterior
+        offset = world_centroid(liver.array > 0, liver.affine) - world_centroid(body, portal.affine)
+        assert offset[0] > 20.0, case.case_id
+
+
 def test_exams_follow_their_centre_protocol_and_few_miss_a_sequence(cohort: Dataset) -> None:
     missing = 0
     for row in cohort.cases.itertuples():

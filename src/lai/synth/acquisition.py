@@ -172,6 +172,17 @@ def family_grid(
     return Grid((shape[0], shape[1], shape[2]), affine)
 
 
+RAS_FROM_ANATOMY = np.diag([-1.0, 1.0, 1.0, 1.0])
+"""The anatomy is modelled with +x towards the patient's left (``lai.synth.anatomy``); NIfTI world
+coordinates are RAS (+x towards the patient's right). Written affines are ``RAS_FROM_ANATOMY @ affine``:
+the voxel arrays stay as simulated and the header says truthfully where the patient's right is."""
+
+
+def ras_affine(grid: Grid) -> np.ndarray:
+    """Return the RAS voxel-to-world affine of an acquisition grid laid out in anatomy coordinates."""
+    return RAS_FROM_ANATOMY @ grid.affine
+
+
 def grid_axes(grid: Grid) -> list[np.ndarray]:
     """Return the world coordinates of a (axis-aligned) grid's voxel centres along x, y and z."""
     return [grid.affine[a, 3] + grid.affine[a, a] * np.arange(grid.shape[a]) for a in range(3)]

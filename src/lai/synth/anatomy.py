@@ -2,8 +2,8 @@
 
 Every structure is a smooth implicit field (negative inside, roughly millimetres) sampled on a coarse
 world grid (``COARSE_SPACING``) inside its own bounding box; rendering interpolates the fields to each
-acquisition grid (``lai.synth.render``). World coordinates are RAS millimetres: +x is the patient's left,
-+y anterior, +z cranial; the origin lies on the body axis at the level of the liver hilum.
+acquisition grid (``lai.synth.render``). Anatomy coordinates are millimetres with +x towards the
+patient's left, +y anterior, +z cranial (written files convert to RAS: ``acquisition.ras_affine``); the origin lies on the body axis at the level of the liver hilum.
 
 Sizes follow adult anatomy: a liver of 1.2-2.0 L with a larger right lobe and a left lobe that tapers
 across the midline (smaller and with an enlarged caudate lobe when cirrhotic), an aorta of 20-26 mm,

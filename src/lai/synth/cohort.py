@@ -28,6 +28,7 @@ from lai.synth.acquisition import (
     grid_axes,
     make_centres,
     noise_bank,
+    ras_affine,
     rician,
     shift_volume,
     to_scanner_int16,
@@ -37,7 +38,7 @@ from lai.synth.lesions import LesionSpec, draw_diameter, sample_lesion
 from lai.synth.render import annotator_mask, render_grid
 from lai.synth.signals import SIGNAL_SEQUENCES, patient_signal_table
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 """Bumped whenever the same seed would produce different files."""
 
 MISSING_SEQUENCE_RATE = 0.08
@@ -216,7 +217,7 @@ def synthesise_patient(plan: PatientPlan) -> PatientResult:
                 if sequence == "adc"
                 else to_scanner_int16(volume, scale)
             )
-            images[sequence] = Image(array, grid.affine.copy())
+            images[sequence] = Image(array, ras_affine(grid))
         if family == "dynamic":
             assert liver is not None
             files.update(_write_masks(root, plan.case_id, lesions, grid, liver))
@@ -333,10 +334,10 @@ def _write_masks(
     liver_mask = (liver > 0) | (labels > 0)
     return {
         lesion_mask_relpath(case_id): save_image(
-            Image(labels, grid.affine.copy()), root / lesion_mask_relpath(case_id)
+            Image(labels, ras_affine(grid)), root / lesion_mask_relpath(case_id)
         ),
         liver_mask_relpath(case_id): save_image(
-            Image(liver_mask.astype(np.uint8), grid.affine.copy()), root / liver_mask_relpath(case_id)
+            Image(liver_mask.astype(np.uint8), ras_affine(grid)), root / liver_mask_relpath(case_id)
         ),
     }
 
