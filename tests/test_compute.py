@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lai.compute import Cache, TaskError, map_tasks, task_key
@@ -184,3 +185,13 @@ def test_dask_results_match_local_file_hashes(dask_cluster: str, tmp_path: Path)
         files.append(str(path))
     remote = map_tasks(sha256_file, files, scheduler=dask_cluster)
     assert remote == [hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files]
+
+
+def test_task_key_of_an_object_array_is_the_same_in_another_process() -> None:
+    code = (
+        "import numpy as np; from lai.compute import task_key; "
+        "print(task_key(np.array(['p1', 'p2', None], dtype=object)))"
+    )
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other.stdout.strip() == task_key(np.array(["p1", "p2", None], dtype=object))
+    assert task_key(np.array(["p1"], dtype=object)) != task_key(np.array(["p2"], dtype=object))

@@ -25,6 +25,9 @@ def _canonical(value: Any) -> Any:
         return [_canonical(v) for v in value]
     if isinstance(value, os.PathLike):
         return os.fspath(value)
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        # the bytes of an object array are pointers, different in every process: hash the values
+        return {"ndarray": [_canonical(v) for v in value.ravel().tolist()], "shape": list(value.shape)}
     if isinstance(value, np.ndarray):
         return {
             "ndarray": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest(),
