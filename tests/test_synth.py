@@ -243,14 +243,6 @@ def test_make_centres_refuses_zero() -> None:
         make_centres(0, np.random.default_rng(0))
 
 
-def test_dicom_is_written_beside_the_dataset(tmp_path: Path) -> None:
-    generate_cohort(
-        tmp_path / "nifti", patients=1, centres=1, seed=2, dicom_dir=tmp_path / "dicom", scheduler="sync"
-    )
-    files = list((tmp_path / "dicom").rglob("*.dcm"))
-    assert len(files) > 100
-
-
 def test_rician_noise_on_empty_background_is_rayleigh() -> None:
     sigma = 3.0
     volume = rician(np.zeros((64, 64, 32), np.float32), sigma, np.random.default_rng(0), noise_bank(0))
