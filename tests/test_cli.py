@@ -106,3 +106,46 @@ def test_automl_on_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["automl", str(tmp_path / "nope.parquet"), "--out", str(tmp_path / "m")])
     assert result.exit_code == 1
     assert "nope.parquet" in result.output
+
+
+def test_synth_writes_a_cohort_that_describe_and_extract_read(tmp_path: Path) -> None:
+    cohort = tmp_path / "cohort"
+    result = runner.invoke(
+        app,
+        [
+            "synth",
+            "--patients",
+            "3",
+            "--centres",
+            "2",
+            "--seed",
+            "1",
+            "--out",
+            str(cohort),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--scheduler",
+            "sync",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lesions = pd.read_csv(cohort / "lesions.csv")
+    assert f"{len(lesions)} lesions" in result.output
+
+    result = runner.invoke(app, ["synth", "--describe", str(cohort), "--scheduler", "sync"])
+    assert result.exit_code == 0, result.output
+    for diagnosis in lesions["diagnosis"].unique():
+        assert diagnosis in result.output
+
+    features = tmp_path / "features.parquet"
+    result = runner.invoke(
+        app, ["extract", str(cohort), "--out", str(features), "--cache", str(tmp_path / "cache")]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(FeatureTable.read(features).frame["lesion_id"]) == sorted(lesions["lesion_id"])
+
+
+def test_synth_describe_of_a_folder_that_is_no_dataset_is_a_clear_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["synth", "--describe", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "dataset.json" in result.output

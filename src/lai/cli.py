@@ -96,7 +96,7 @@ def synth(
             dataset = Dataset.read(describe)
         except DatasetError as error:
             raise _fail(str(error)) from error
-        table = describe_cohort(dataset)
+        table = describe_cohort(dataset, scheduler=scheduler)
         _print_frame(table, title=f"Lesion-to-liver intensity ratio, {dataset.name} (median [IQR])")
         return
     if out is None:
