@@ -168,3 +168,11 @@ def test_cohort_table_counts_patients_lesions_and_malignancy_per_centre(inputs):
 def test_cohort_table_names_missing_columns():
     with pytest.raises(ValueError, match="cases table lacks column"):
         cohort_table(pd.DataFrame({"case_id": ["c"]}), pd.DataFrame({"case_id": ["c"], "diagnosis": ["hcc"]}))
+
+
+def test_malignancy_classes_are_shown_as_benign_and_malignant(report):
+    html = report.read_text(encoding="utf-8")
+    section = html[html.index('id="task-malignant"') : html.index('id="task-diagnosis"')]
+    assert "classes: benign, malignant (positive class: malignant)" in section
+    assert "<td>benign</td>" in section
+    assert "<td>False</td>" not in section

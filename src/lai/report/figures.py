@@ -18,6 +18,15 @@ from matplotlib.figure import Figure
 from lai.validation.crossval import ValidationResult
 from lai.validation.roc import FPR_GRID, roc_band, roc_curve, tpr_at
 
+_MALIGNANT_LABELS = {"False": "benign", "True": "malignant"}
+
+
+def class_label(target: str, value: object) -> str:
+    """Return how a class is shown to readers: ``benign`` / ``malignant`` for the malignancy flag, else as is."""
+    text = str(value)
+    return _MALIGNANT_LABELS.get(text, text) if target == "malignant" else text
+
+
 _STYLE: dict[Any, Any] = {
     "svg.hashsalt": "lai-report",
     "svg.fonttype": "path",
@@ -78,7 +87,7 @@ def roc_figure(result: ValidationResult) -> str:
                 linewidth=1.8,
                 label=f"AUC {auc.value:.3f} ({auc.ci_low:.3f}-{auc.ci_high:.3f})",
             )
-            axes.set_title(f"ROC, positive class {result.target} = {positive_label}")
+            axes.set_title(f"ROC, positive class: {class_label(result.target, positive_label)}")
         else:
             curves = []
             for index, label in enumerate(result.classes):
@@ -94,7 +103,7 @@ def roc_figure(result: ValidationResult) -> str:
                     where="post",
                     color=f"C{index % 10}",
                     linewidth=1,
-                    label=f"{label} ({class_auc:.2f})",
+                    label=f"{class_label(result.target, label)} ({class_auc:.2f})",
                 )
             axes.plot(
                 FPR_GRID,
@@ -118,7 +127,7 @@ def confusion_figure(result: ValidationResult) -> str:
     counts = result.confusion()
     with np.errstate(invalid="ignore", divide="ignore"):
         rates = counts / counts.sum(axis=1, keepdims=True)
-    labels = [str(c) for c in result.classes]
+    labels = [class_label(result.target, c) for c in result.classes]
     size = 2.2 + 0.45 * len(labels)
     with mpl.rc_context(_STYLE):
         figure = _new_figure(2 * size, size)

@@ -19,7 +19,7 @@ import pandas as pd
 from lai import __version__
 from lai.data.taxonomy import DIAGNOSES, is_malignant
 from lai.files import write_json_atomic, write_text_atomic
-from lai.report.figures import confusion_figure, roc_figure
+from lai.report.figures import class_label, confusion_figure, roc_figure
 from lai.validation.bootstrap import Estimate
 from lai.validation.crossval import ValidationResult
 from lai.validation.metrics import CLASS_METRIC_NAMES, METRIC_NAMES
@@ -111,8 +111,8 @@ def _task(result: ValidationResult) -> dict[str, Any]:
     return {
         "title": TASK_TITLES.get(result.target, result.target),
         "target": result.target,
-        "classes": [str(c) for c in result.classes],
-        "positive": str(result.classes[1]) if len(result.classes) == 2 else None,
+        "classes": [class_label(result.target, c) for c in result.classes],
+        "positive": class_label(result.target, result.classes[1]) if len(result.classes) == 2 else None,
         "n_lesions": len(result.predictions),
         "n_patients": int(result.predictions["patient_id"].nunique()),
         "metrics": [{"name": labels[n], **_interval(result.metrics[n])} for n in METRIC_NAMES],
@@ -123,7 +123,10 @@ def _task(result: ValidationResult) -> dict[str, Any]:
         ],
         "class_metric_names": [METRIC_LABELS[n] for n in CLASS_METRIC_NAMES],
         "per_class": [
-            {"label": label, "cells": [_interval(values[n]) for n in CLASS_METRIC_NAMES]}
+            {
+                "label": class_label(result.target, label),
+                "cells": [_interval(values[n]) for n in CLASS_METRIC_NAMES],
+            }
             for label, values in result.per_class.items()
         ],
         "roc": roc_figure(result),
