@@ -235,24 +235,34 @@ def aggregate(values: dict[str, np.ndarray]) -> dict[str, float]:
     return result
 
 
-def zone_features(
-    labels: np.ndarray,
+def slice_index(mask: np.ndarray) -> np.ndarray:
+    """Return an integer array of the mask's shape holding each voxel's slice index k."""
+    return np.broadcast_to(np.arange(mask.shape[2]), mask.shape)
+
+
+def zone_slices(labels: np.ndarray, mask: np.ndarray, n_zones: int) -> np.ndarray:
+    """Return the slice index k of each in-plane zone 1..n_zones of the label map ``labels``."""
+    zone_slice = np.zeros(n_zones + 1, dtype=np.int64)
+    zone_slice[labels[mask]] = slice_index(mask)[mask]
+    return zone_slice[1:]
+
+
+def count_features(
     grey: np.ndarray,
     counts: np.ndarray,
+    slices: np.ndarray,
     mask: np.ndarray,
     n_levels: int,
     aggregation: str,
 ) -> dict[str, float]:
-    """Return the aggregated :data:`COUNT_FEATURES` of zones with grey levels ``grey`` and counts ``counts``.
+    """Return the aggregated :data:`COUNT_FEATURES` of entities with grey levels ``grey`` and counts ``counts``.
 
-    ``labels`` is the zone label map from :func:`zones`; for ``"2D"`` each zone goes to its slice's matrix.
+    An entity is a zone (GLSZM, GLDZM) or a voxel's neighbourhood (NGLDM); ``slices`` is its slice index k,
+    used by ``"2D"`` to give each slice holding ROI voxels its own matrix.
     """
     if aggregation == "2D":
-        slice_of_voxel = np.broadcast_to(np.arange(mask.shape[2]), mask.shape)
-        zone_slice = np.zeros(grey.size + 1, dtype=np.int64)
-        zone_slice[labels[mask]] = slice_of_voxel[mask]
         present = np.flatnonzero(mask.any(axis=(0, 1)))
-        matrices = count_matrices(zone_slice[1:], grey, counts, mask.shape[2], n_levels)[present]
+        matrices = count_matrices(slices, grey, counts, mask.shape[2], n_levels)[present]
         n_voxels = mask.sum(axis=(0, 1))[present]
     else:
         matrices = count_matrices(np.zeros_like(grey), grey, counts, 1, n_levels)
@@ -294,5 +304,7 @@ def glszm_features(
     levels, mask = check_levels(levels, mask, n_levels, aggregation)
     labels, grey = zones(levels, mask, in_plane=aggregation != "3D")
     sizes = np.bincount(labels.ravel(), minlength=grey.size + 1)[1:]
-    values = zone_features(labels, grey, sizes, mask, n_levels, aggregation)
-    return {feature.base_tag: values[name] for feature, name in zip(FEATURES, COUNT_FEATURES, strict=False)}
+    values = count_features(grey, sizes, zone_slices(labels, mask, grey.size), mask, n_levels, aggregation)
+    return {
+        feature.base_tag: values[name] for feature, name in zip(FEATURES, COUNT_FEATURES[:16], strict=True)
+    }
