@@ -1,0 +1,331 @@
+"""IBSI grey level run length matrix features (``rlm_*``, IBSI 3.7, code TP0I).
+
+A run is a maximal line of consecutive ROI voxels with the same grey level along one direction; a voxel
+outside the ROI ends a run. The run length matrix ``r_ij`` counts the runs of grey level ``i`` and length
+``j``. Directions, slices and aggregations (``2D_avg`` ... ``3D_comb``) are those of the co-occurrence
+family (see :mod:`lai.radiomics.glcm`): 13 directions in 3D, the 4 in-slice directions in 2D and 2.5D,
+slices along the last array axis k.
+
+Runs are found without a loop over voxels: for each direction, the ROI voxels that start a run (the
+previous voxel along the direction is outside the ROI or of another level) and those that end one are
+located with shifted views of the level array; sorted by (line, position along the line), the n-th start
+and the n-th end belong to the same run, so lengths are differences of positions. All matrices of every
+slice and direction then come from one ``np.bincount``.
+
+Notation (IBSI manual): ``N_s = sum_ij r_ij`` runs, ``r_i. = sum_j r_ij`` runs per grey level,
+``r_.j = sum_i r_ij`` runs per length, ``p_ij = r_ij / N_s``; ``N_v`` voxels, counted once per merged
+direction (it equals ``sum_ij j r_ij``, as every ROI voxel lies in exactly one run per direction).
+
+Degenerate ROIs: any ROI with a voxel has runs, so every feature has a value (a one-voxel ROI has a single
+run of length 1, a constant ROI zero grey level variance); an empty ROI gives NaN for every feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from lai.radiomics.catalogue import FeatureDefinition
+from lai.radiomics.glcm import (
+    aggregation_dims,
+    average_features,
+    directions,
+    entropy,
+    matrices_for_aggregation,
+    roi_levels,
+)
+
+AGGREGATIONS: tuple[str, ...] = ("2D_avg", "2D_comb", "2_5D_avg", "2_5D_comb", "3D_avg", "3D_comb")
+
+FEATURES: tuple[FeatureDefinition, ...] = (
+    FeatureDefinition("rlm_sre", "22OV", "Short runs emphasis", "glrlm", "ShortRunEmphasis"),
+    FeatureDefinition("rlm_lre", "W4KF", "Long runs emphasis", "glrlm", "LongRunEmphasis"),
+    FeatureDefinition("rlm_lgre", "V3SW", "Low grey level run emphasis", "glrlm", "LowGrayLevelRunEmphasis"),
+    FeatureDefinition(
+        "rlm_hgre", "G3QZ", "High grey level run emphasis", "glrlm", "HighGrayLevelRunEmphasis"
+    ),
+    FeatureDefinition(
+        "rlm_srlge",
+        "HTZT",
+        "Short run low grey level emphasis",
+        "glrlm",
+        "ShortRunLowGrayLevelEmphasis",
+    ),
+    FeatureDefinition(
+        "rlm_srhge",
+        "GD3A",
+        "Short run high grey level emphasis",
+        "glrlm",
+        "ShortRunHighGrayLevelEmphasis",
+    ),
+    FeatureDefinition(
+        "rlm_lrlge",
+        "IVPO",
+        "Long run low grey level emphasis",
+        "glrlm",
+        "LongRunLowGrayLevelEmphasis",
+    ),
+    FeatureDefinition(
+        "rlm_lrhge",
+        "3KUM",
+        "Long run high grey level emphasis",
+        "glrlm",
+        "LongRunHighGrayLevelEmphasis",
+    ),
+    FeatureDefinition("rlm_glnu", "R5YN", "Grey level non-uniformity", "glrlm", "GrayLevelNonUniformity"),
+    FeatureDefinition(
+        "rlm_glnu_norm",
+        "OVBL",
+        "Normalised grey level non-uniformity",
+        "glrlm",
+        "GrayLevelNonUniformityNormalized",
+    ),
+    FeatureDefinition("rlm_rlnu", "W92Y", "Run length non-uniformity", "glrlm", "RunLengthNonUniformity"),
+    FeatureDefinition(
+        "rlm_rlnu_norm",
+        "IC23",
+        "Normalised run length non-uniformity",
+        "glrlm",
+        "RunLengthNonUniformityNormalized",
+    ),
+    FeatureDefinition("rlm_r_perc", "9ZK5", "Run percentage", "glrlm", "RunPercentage"),
+    FeatureDefinition("rlm_gl_var", "8CE5", "Grey level variance", "glrlm", "GrayLevelVariance"),
+    FeatureDefinition("rlm_rl_var", "SXLW", "Run length variance", "glrlm", "RunVariance"),
+    FeatureDefinition("rlm_rl_entr", "HJ9O", "Run entropy", "glrlm", "RunEntropy"),
+)
+"""The 16 IBSI run length features, in the manual's order, with PyRadiomics' names (same definitions)."""
+
+
+# --- Matrices ---
+
+
+def run_length_matrices(levels: np.ndarray, mask: np.ndarray, *, n_levels: int, dims: int) -> np.ndarray:
+    """Return the run length counts of every slice and direction, shape (S, D, N_g, L).
+
+    For ``dims=2`` one matrix per slice along the last axis (S slices of the ROI's bounding box) and per
+    in-slice direction (D = 4); for ``dims=3`` one per 3D direction (S = 1, D = 13). ``L`` is the longest
+    side of the ROI's bounding box. Entry ``[s, d, i-1, j-1]`` counts the runs of level ``i`` and length
+    ``j`` along direction ``d`` starting in slice ``s``.
+    """
+    roi = roi_levels(levels, mask, n_levels)
+    offsets = directions(dims)
+    shape = roi.shape
+    n_slices = shape[2] if dims == 2 else 1
+    longest = max(shape) if roi.size else 1
+    padded = np.pad(roi, 1)
+    here = padded[1:-1, 1:-1, 1:-1]
+    keys = []
+    for d, offset in enumerate(offsets):
+        before = padded[tuple(slice(1 - o, 1 - o + n) for o, n in zip(offset, shape, strict=True))]
+        after = padded[tuple(slice(1 + o, 1 + o + n) for o, n in zip(offset, shape, strict=True))]
+        starts = _positions_on_lines(np.nonzero((here > 0) & (before != here)), offset, shape)
+        ends = _positions_on_lines(np.nonzero((here > 0) & (after != here)), offset, shape)
+        # runs on one line do not overlap, so in (line, position) order the n-th start meets the n-th end
+        start_order, end_order = np.argsort(starts[0], kind="stable"), np.argsort(ends[0], kind="stable")
+        lengths = ends[1][end_order] - starts[1][start_order] + 1
+        voxel = tuple(axis[start_order] for axis in starts[2])
+        grey = here[voxel]
+        slice_index = voxel[2] if dims == 2 else np.zeros_like(grey)
+        keys.append(((slice_index * len(offsets) + d) * n_levels + grey - 1) * longest + lengths - 1)
+    counts = np.bincount(
+        np.concatenate(keys) if keys else np.zeros(0, np.intp),
+        minlength=n_slices * len(offsets) * n_levels * longest,
+    )
+    return counts.reshape(n_slices, len(offsets), n_levels, longest)
+
+
+def _positions_on_lines(
+    voxels: tuple[np.ndarray, ...], offset: np.ndarray, shape: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """Return (sort key of line and position, position along the line, the voxels) for voxels on lines ``offset``.
+
+    A voxel's position ``t`` is the number of steps back along ``offset`` to the edge of the box; its
+    line is named by the voxel at ``t = 0`` where the line enters the box.
+    """
+    steps = [
+        axis if o > 0 else n - 1 - axis for axis, o, n in zip(voxels, offset, shape, strict=True) if o != 0
+    ]
+    position = np.minimum.reduce(steps)
+    entry = tuple(axis - position * o for axis, o in zip(voxels, offset, strict=True))
+    line = np.ravel_multi_index(entry, shape)
+    return line * max(shape) + position, position, voxels
+
+
+# --- Features, each evaluated on a stack of run length matrices ---
+
+
+@dataclass(frozen=True)
+class _RunLengths:
+    """A stack of M run length matrices and the sums every feature shares."""
+
+    r: np.ndarray  # (M, N_g, L) run counts r_ij
+    i: np.ndarray  # (N_g, 1) grey levels
+    j: np.ndarray  # (1, L) run lengths
+    n_s: np.ndarray  # (M,) number of runs
+    r_i: np.ndarray  # (M, N_g) runs per grey level
+    r_j: np.ndarray  # (M, L) runs per length
+
+    @classmethod
+    def of(cls, counts: np.ndarray) -> _RunLengths:
+        r = counts.astype(float)
+        i = np.arange(1, r.shape[1] + 1, dtype=float)[:, None]
+        j = np.arange(1, r.shape[2] + 1, dtype=float)[None, :]
+        return cls(r, i, j, r.sum(axis=(1, 2)), r.sum(axis=2), r.sum(axis=1))
+
+    def mean_of(self, weights: np.ndarray) -> np.ndarray:
+        """``sum_ij w_ij r_ij / N_s`` per matrix."""
+        return (self.r * weights).sum(axis=(1, 2)) / self.n_s
+
+    def variance_of(self, values: np.ndarray) -> np.ndarray:
+        """``sum_ij (v_ij - mu)^2 p_ij`` with ``mu = sum_ij v_ij p_ij``, per matrix."""
+        mu = self.mean_of(values)
+        return self.mean_of((values[None] - mu[:, None, None]) ** 2)
+
+
+def sre(c: _RunLengths) -> np.ndarray:
+    """Short runs emphasis (22OV): ``sum_j r_.j / j^2 / N_s``."""
+    return c.mean_of(1.0 / c.j**2)
+
+
+def lre(c: _RunLengths) -> np.ndarray:
+    """Long runs emphasis (W4KF): ``sum_j r_.j j^2 / N_s``."""
+    return c.mean_of(c.j**2)
+
+
+def lgre(c: _RunLengths) -> np.ndarray:
+    """Low grey level run emphasis (V3SW): ``sum_i r_i. / i^2 / N_s``."""
+    return c.mean_of(1.0 / c.i**2)
+
+
+def hgre(c: _RunLengths) -> np.ndarray:
+    """High grey level run emphasis (G3QZ): ``sum_i r_i. i^2 / N_s``."""
+    return c.mean_of(c.i**2)
+
+
+def srlge(c: _RunLengths) -> np.ndarray:
+    """Short run low grey level emphasis (HTZT): ``sum_ij r_ij / (i^2 j^2) / N_s``."""
+    return c.mean_of(1.0 / (c.i**2 * c.j**2))
+
+
+def srhge(c: _RunLengths) -> np.ndarray:
+    """Short run high grey level emphasis (GD3A): ``sum_ij r_ij i^2 / j^2 / N_s``."""
+    return c.mean_of(c.i**2 / c.j**2)
+
+
+def lrlge(c: _RunLengths) -> np.ndarray:
+    """Long run low grey level emphasis (IVPO): ``sum_ij r_ij j^2 / i^2 / N_s``."""
+    return c.mean_of(c.j**2 / c.i**2)
+
+
+def lrhge(c: _RunLengths) -> np.ndarray:
+    """Long run high grey level emphasis (3KUM): ``sum_ij r_ij i^2 j^2 / N_s``."""
+    return c.mean_of(c.i**2 * c.j**2)
+
+
+def glnu(c: _RunLengths) -> np.ndarray:
+    """Grey level non-uniformity (R5YN): ``sum_i r_i.^2 / N_s``."""
+    return (c.r_i**2).sum(axis=1) / c.n_s
+
+
+def glnu_norm(c: _RunLengths) -> np.ndarray:
+    """Normalised grey level non-uniformity (OVBL): ``sum_i r_i.^2 / N_s^2``."""
+    return glnu(c) / c.n_s
+
+
+def rlnu(c: _RunLengths) -> np.ndarray:
+    """Run length non-uniformity (W92Y): ``sum_j r_.j^2 / N_s``."""
+    return (c.r_j**2).sum(axis=1) / c.n_s
+
+
+def rlnu_norm(c: _RunLengths) -> np.ndarray:
+    """Normalised run length non-uniformity (IC23): ``sum_j r_.j^2 / N_s^2``."""
+    return rlnu(c) / c.n_s
+
+
+def r_perc(c: _RunLengths) -> np.ndarray:
+    """Run percentage (9ZK5): ``N_s / N_v``, with ``N_v = sum_j j r_.j`` (voxels once per merged direction)."""
+    return 1.0 / c.mean_of(c.j)
+
+
+def gl_var(c: _RunLengths) -> np.ndarray:
+    """Grey level variance (8CE5): ``sum_ij (i - mu)^2 p_ij`` with ``mu = sum_ij i p_ij``."""
+    return c.variance_of(np.broadcast_to(c.i, c.r.shape[1:]))
+
+
+def rl_var(c: _RunLengths) -> np.ndarray:
+    """Run length variance (SXLW): ``sum_ij (j - mu)^2 p_ij`` with ``mu = sum_ij j p_ij``."""
+    return c.variance_of(np.broadcast_to(c.j, c.r.shape[1:]))
+
+
+def rl_entr(c: _RunLengths) -> np.ndarray:
+    """Run entropy (HJ9O): ``-sum_ij p_ij log2 p_ij``."""
+    return entropy(c.r / c.n_s[:, None, None], (1, 2))
+
+
+_FEATURE_FUNCTIONS: dict[str, Callable[[_RunLengths], np.ndarray]] = {
+    "rlm_sre": sre,
+    "rlm_lre": lre,
+    "rlm_lgre": lgre,
+    "rlm_hgre": hgre,
+    "rlm_srlge": srlge,
+    "rlm_srhge": srhge,
+    "rlm_lrlge": lrlge,
+    "rlm_lrhge": lrhge,
+    "rlm_glnu": glnu,
+    "rlm_glnu_norm": glnu_norm,
+    "rlm_rlnu": rlnu,
+    "rlm_rlnu_norm": rlnu_norm,
+    "rlm_r_perc": r_perc,
+    "rlm_gl_var": gl_var,
+    "rlm_rl_var": rl_var,
+    "rlm_rl_entr": rl_entr,
+}
+
+
+def glrlm_features(
+    levels: np.ndarray,
+    mask: np.ndarray,
+    *,
+    n_levels: int,
+    aggregation: str,
+    spacing: tuple[float, float, float],
+) -> dict[str, float]:
+    """Return the 16 IBSI run length features of the ROI, keyed by base tag (``rlm_sre``, ...).
+
+    Parameters
+    ----------
+    levels
+        Integer grey levels ``1..n_levels`` (values outside ``mask`` are ignored), axes (i, j, k) with k the
+        slice axis of the 2D and 2.5D aggregations.
+    mask
+        Boolean ROI of the same shape.
+    n_levels
+        Number of grey levels ``N_g``, empty levels included.
+    aggregation
+        One of :data:`AGGREGATIONS`.
+    spacing
+        Voxel size in mm; unused, as runs are counted in voxels (part of the common family API).
+
+    Returns
+    -------
+    dict
+        ``{base_tag: value}`` in :data:`FEATURES` order; NaN for every feature of an empty ROI.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> levels = np.array([1, 1, 2, 2, 2]).reshape(5, 1, 1)
+    >>> glrlm_features(levels, levels > 0, n_levels=2, aggregation="2D_comb", spacing=(1.0, 1.0, 1.0))[
+    ...     "rlm_r_perc"
+    ... ]
+    0.85
+    """
+    del spacing
+    matrices = run_length_matrices(levels, mask, n_levels=n_levels, dims=aggregation_dims(aggregation))
+    stack = matrices_for_aggregation(matrices, aggregation)
+    if len(stack) == 0:
+        return {f.base_tag: float("nan") for f in FEATURES}
+    c = _RunLengths.of(stack)
+    return average_features({f.base_tag: _FEATURE_FUNCTIONS[f.base_tag](c) for f in FEATURES})
