@@ -230,13 +230,11 @@ class _Cooccurrence:
         grey = np.arange(1, n + 1, dtype=float)
         i, j = grey[:, None], grey[None, :]
         p_i, p_j = p.sum(axis=2), p.sum(axis=1)
-        # one-hot maps from the (i, j) cells onto |i-j| and i+j bins: the diagonal sums in one matmul
-        flat = p.reshape(len(p), n * n)
-        diff = np.abs(i - j).astype(np.intp).ravel()
-        total = (i + j - 2).astype(np.intp).ravel()
-        p_diff = flat @ np.eye(n)[diff]
-        p_sum = flat @ np.eye(2 * n - 1)[total]
-        return cls(p, i, j, p_i, p_j, p_i @ grey, p_j @ grey, p_diff, p_sum)
+        diff = np.abs(i - j).astype(np.intp)
+        total = (i + j - 2).astype(np.intp)
+        return cls(
+            p, i, j, p_i, p_j, p_i @ grey, p_j @ grey, _bin_sums(p, diff, n), _bin_sums(p, total, 2 * n - 1)
+        )
 
     def sum_ij(self, weights: np.ndarray) -> np.ndarray:
         """``sum_ij w_ij p_ij`` per matrix."""
@@ -264,6 +262,12 @@ class _Cooccurrence:
         """``sum_ij (i + j - mu_i - mu_j)^power p_ij``."""
         centred = self.i[None] + self.j[None] - (self.mu_i + self.mu_j)[:, None, None]
         return (centred**power * self.p).sum(axis=(1, 2))
+
+
+def _bin_sums(p: np.ndarray, bins: np.ndarray, n_bins: int) -> np.ndarray:
+    """Return ``out[m, k] = sum of p[m, i, j] over the cells with bins[i, j] == k``, shape (M, n_bins)."""
+    keys = np.arange(len(p))[:, None, None] * n_bins + bins[None]
+    return np.bincount(keys.ravel(), weights=p.ravel(), minlength=len(p) * n_bins).reshape(len(p), n_bins)
 
 
 def joint_max(c: _Cooccurrence) -> np.ndarray:

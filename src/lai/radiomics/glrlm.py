@@ -106,51 +106,50 @@ def run_length_matrices(levels: np.ndarray, mask: np.ndarray, *, n_levels: int, 
 
     For ``dims=2`` one matrix per slice along the last axis (S slices of the ROI's bounding box) and per
     in-slice direction (D = 4); for ``dims=3`` one per 3D direction (S = 1, D = 13). ``L`` is the longest
-    side of the ROI's bounding box. Entry ``[s, d, i-1, j-1]`` counts the runs of level ``i`` and length
+    run found (1 for an empty ROI). Entry ``[s, d, i-1, j-1]`` counts the runs of level ``i`` and length
     ``j`` along direction ``d`` starting in slice ``s``.
     """
     roi = roi_levels(levels, mask, n_levels)
     offsets = directions(dims)
     shape = roi.shape
     n_slices = shape[2] if dims == 2 else 1
-    longest = max(shape) if roi.size else 1
     padded = np.pad(roi, 1)
     here = padded[1:-1, 1:-1, 1:-1]
-    keys = []
+    matrix, grey, length = [], [], []
     for d, offset in enumerate(offsets):
         before = padded[tuple(slice(1 - o, 1 - o + n) for o, n in zip(offset, shape, strict=True))]
         after = padded[tuple(slice(1 + o, 1 + o + n) for o, n in zip(offset, shape, strict=True))]
-        starts = _positions_on_lines(np.nonzero((here > 0) & (before != here)), offset, shape)
-        ends = _positions_on_lines(np.nonzero((here > 0) & (after != here)), offset, shape)
+        starts = np.nonzero((here > 0) & (before != here))
+        ends = np.nonzero((here > 0) & (after != here))
+        start_key, start_position = _positions_on_lines(starts, offset, shape)
+        end_key, end_position = _positions_on_lines(ends, offset, shape)
         # runs on one line do not overlap, so in (line, position) order the n-th start meets the n-th end
-        start_order, end_order = np.argsort(starts[0], kind="stable"), np.argsort(ends[0], kind="stable")
-        lengths = ends[1][end_order] - starts[1][start_order] + 1
-        voxel = tuple(axis[start_order] for axis in starts[2])
-        grey = here[voxel]
-        slice_index = voxel[2] if dims == 2 else np.zeros_like(grey)
-        keys.append(((slice_index * len(offsets) + d) * n_levels + grey - 1) * longest + lengths - 1)
-    counts = np.bincount(
-        np.concatenate(keys) if keys else np.zeros(0, np.intp),
-        minlength=n_slices * len(offsets) * n_levels * longest,
-    )
+        start_order, end_order = np.argsort(start_key), np.argsort(end_key)
+        length.append(end_position[end_order] - start_position[start_order] + 1)
+        first = tuple(axis[start_order] for axis in starts)
+        grey.append(here[first])
+        matrix.append((first[2] if dims == 2 else np.zeros_like(first[2])) * len(offsets) + d)
+    lengths = np.concatenate(length)
+    longest = int(lengths.max()) if lengths.size else 1
+    keys = (np.concatenate(matrix) * n_levels + np.concatenate(grey) - 1) * longest + lengths - 1
+    counts = np.bincount(keys, minlength=n_slices * len(offsets) * n_levels * longest)
     return counts.reshape(n_slices, len(offsets), n_levels, longest)
 
 
 def _positions_on_lines(
     voxels: tuple[np.ndarray, ...], offset: np.ndarray, shape: tuple[int, ...]
-) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
-    """Return (sort key of line and position, position along the line, the voxels) for voxels on lines ``offset``.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return a sort key of (line, position) and the position along the line of each voxel.
 
-    A voxel's position ``t`` is the number of steps back along ``offset`` to the edge of the box; its
-    line is named by the voxel at ``t = 0`` where the line enters the box.
+    Lines run along ``offset`` through a box of ``shape``. A voxel's position ``t`` is the number of steps
+    back along ``offset`` to the edge of the box; its line is named by the voxel where it enters the box.
     """
     steps = [
         axis if o > 0 else n - 1 - axis for axis, o, n in zip(voxels, offset, shape, strict=True) if o != 0
     ]
     position = np.minimum.reduce(steps)
     entry = tuple(axis - position * o for axis, o in zip(voxels, offset, strict=True))
-    line = np.ravel_multi_index(entry, shape)
-    return line * max(shape) + position, position, voxels
+    return np.ravel_multi_index(entry, shape) * max(shape) + position, position
 
 
 # --- Features, each evaluated on a stack of run length matrices ---
