@@ -1,0 +1,111 @@
+"""NGLDM (IBSI 1 section 3.11) against the IBSI digital phantom and a slow voxel-by-voxel dependence count."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from lai.radiomics import glszm, ngldm
+from test_radiomics_ibsi_glszm import (
+    SPACING,
+    explicit_aggregate,
+    family_values,
+    matches_ibsi,
+    offsets,
+    phantom,
+    random_volume,
+    reference_rows,
+    strict_call,
+    voxels,
+)
+
+
+def explicit_dependences(
+    levels: np.ndarray, roi: np.ndarray, in_plane: bool, alpha: int
+) -> Counter[tuple[int, int]]:
+    """Return {(grey level, dependence count): voxels}, counting each voxel's dependent neighbours one by one."""
+    counts: Counter[tuple[int, int]] = Counter()
+    for voxel in voxels(roi):
+        grey = int(levels[voxel])
+        dependence = 1
+        for offset in offsets(in_plane):
+            other = tuple(voxel[d] + offset[d] for d in range(3))
+            inside = all(0 <= other[d] < roi.shape[d] for d in range(3))
+            if inside and roi[other] and abs(int(levels[other]) - grey) <= alpha:
+                dependence += 1
+        counts[(grey, dependence)] += 1
+    return counts
+
+
+@pytest.mark.parametrize(("tag", "base_tag", "aggregation", "reference", "tolerance"), reference_rows("ngl_"))
+def test_ngldm_matches_ibsi_digital_phantom(
+    tag: str, base_tag: str, aggregation: str, reference: float, tolerance: float
+) -> None:
+    levels, mask = phantom()
+    value = ngldm.ngldm_features(levels, mask, n_levels=6, aggregation=aggregation, spacing=SPACING)[base_tag]
+    assert matches_ibsi(value, reference, tolerance), f"{tag}: {value} != {reference}"
+
+
+def test_ngldm_reference_covers_every_feature_and_aggregation() -> None:
+    tags = {row[0] for row in reference_rows("ngl_")}
+    assert tags == {f.tag(a) for f in ngldm.FEATURES for a in ngldm.AGGREGATIONS}
+
+
+@pytest.mark.parametrize("aggregation", ngldm.AGGREGATIONS)
+@pytest.mark.parametrize(("seed", "alpha"), [(0, 0), (1, 0), (2, 1)])
+def test_ngldm_matches_explicit_dependence_count_on_random_volume(
+    aggregation: str, seed: int, alpha: int
+) -> None:
+    levels, mask = random_volume(seed)
+    in_plane = aggregation != "3D"
+    expected = explicit_aggregate(
+        mask, aggregation, lambda roi: explicit_dependences(levels, roi, in_plane, alpha), 4
+    )
+    found = ngldm.ngldm_features(
+        levels, mask, n_levels=4, aggregation=aggregation, spacing=SPACING, alpha=alpha
+    )
+    values = family_values(found, ngldm.FEATURES, glszm.COUNT_FEATURES)
+    assert values == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("aggregation", ngldm.AGGREGATIONS)
+def test_ngldm_constant_roi_has_every_voxel_fully_dependent(aggregation: str) -> None:
+    levels = np.full((3, 3, 3), 2)
+    found = strict_call(
+        ngldm.ngldm_features, levels, levels > 0, n_levels=2, aggregation=aggregation, spacing=SPACING
+    )
+    assert found["ngl_gl_var"] == 0.0
+    assert found["ngl_dc_perc"] == 1.0
+    assert found["ngl_lgce"] == 0.25
+    # 3D: 8 corners (7 neighbours + centre), 12 edges (12), 6 faces (18), 1 centre (27); in plane: 4, 6, 9
+    if aggregation == "3D":
+        assert found["ngl_hde"] == pytest.approx((8 * 8**2 + 12 * 12**2 + 6 * 18**2 + 27**2) / 27)
+    else:
+        assert found["ngl_hde"] == pytest.approx((4 * 4**2 + 4 * 6**2 + 9**2) / 9)
+
+
+@pytest.mark.parametrize("aggregation", ngldm.AGGREGATIONS)
+def test_ngldm_one_voxel_roi_has_dependence_one(aggregation: str) -> None:
+    levels = np.full((3, 3, 3), 2)
+    mask = np.zeros(levels.shape, dtype=bool)
+    mask[1, 1, 1] = True
+    found = strict_call(
+        ngldm.ngldm_features, levels, mask, n_levels=2, aggregation=aggregation, spacing=SPACING
+    )
+    assert found["ngl_lde"] == 1.0
+    assert found["ngl_hde"] == 1.0
+    assert found["ngl_dc_entr"] == 0.0
+    assert found["ngl_dc_energy"] == 1.0
+
+
+def test_ngldm_empty_roi_gives_nan_without_warnings() -> None:
+    levels = np.ones((3, 3, 3), dtype=int)
+    mask = np.zeros(levels.shape, dtype=bool)
+    for aggregation in ngldm.AGGREGATIONS:
+        found = strict_call(
+            ngldm.ngldm_features, levels, mask, n_levels=1, aggregation=aggregation, spacing=SPACING
+        )
+        assert all(math.isnan(value) for value in found.values())
