@@ -1,0 +1,119 @@
+"""GLDZM (IBSI 1 section 3.9) against the IBSI digital phantom and a slow explicit zone-distance count."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from lai.radiomics import gldzm, glszm
+from test_radiomics_ibsi_glszm import (
+    SPACING,
+    explicit_aggregate,
+    explicit_zones,
+    family_values,
+    matches_ibsi,
+    phantom,
+    random_volume,
+    reference_rows,
+    strict_call,
+    voxels,
+)
+
+GLDZM_NAMES = glszm.COUNT_FEATURES[:16]
+
+
+def explicit_edge_distance(roi: np.ndarray, voxel: tuple[int, int, int], in_plane: bool) -> int:
+    """Return the city-block distance from voxel to the nearest position outside the ROI (image border outside).
+
+    The nearest background position in city-block metric is as many 6-connected steps away as the shortest
+    path out of the ROI; in plane only positions of the voxel's own slice count.
+    """
+    padded = np.pad(roi, 1, constant_values=False)
+    outside = np.argwhere(~padded) - 1
+    if in_plane:
+        outside = outside[outside[:, 2] == voxel[2]]
+    return int(np.abs(outside - np.array(voxel)).sum(axis=1).min())
+
+
+def explicit_distance_zones(levels: np.ndarray, roi: np.ndarray, in_plane: bool) -> Counter[tuple[int, int]]:
+    """Return {(grey level, zone distance): zones}, each zone's distance the least of its voxels'."""
+    return Counter(
+        (grey, min(explicit_edge_distance(roi, voxel, in_plane) for voxel in zone))
+        for grey, zone in explicit_zones(levels, roi, in_plane)
+    )
+
+
+@pytest.mark.parametrize(("tag", "base_tag", "aggregation", "reference", "tolerance"), reference_rows("dzm_"))
+def test_gldzm_matches_ibsi_digital_phantom(
+    tag: str, base_tag: str, aggregation: str, reference: float, tolerance: float
+) -> None:
+    levels, mask = phantom()
+    value = gldzm.gldzm_features(levels, mask, n_levels=6, aggregation=aggregation, spacing=SPACING)[base_tag]
+    assert matches_ibsi(value, reference, tolerance), f"{tag}: {value} != {reference}"
+
+
+def test_gldzm_reference_covers_every_feature_and_aggregation() -> None:
+    tags = {row[0] for row in reference_rows("dzm_")}
+    assert tags == {f.tag(a) for f in gldzm.FEATURES for a in gldzm.AGGREGATIONS}
+
+
+@pytest.mark.parametrize("in_plane", [False, True])
+def test_gldzm_edge_distance_matches_explicit_nearest_background(in_plane: bool) -> None:
+    _, mask = random_volume(4, shape=(8, 7, 5))
+    mask[1:7, 1:6, 1:4] = True  # a solid block, so that distances above 2 occur
+    found = gldzm.edge_distance(mask, in_plane=in_plane)
+    assert found.max() >= 2
+    for voxel in voxels(mask):
+        assert found[voxel] == explicit_edge_distance(mask, voxel, in_plane), voxel
+    assert not found[~mask].any()
+
+
+@pytest.mark.parametrize("aggregation", gldzm.AGGREGATIONS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gldzm_matches_explicit_zone_distances_on_random_volume(aggregation: str, seed: int) -> None:
+    levels, mask = random_volume(seed, shape=(7, 6, 5), n_levels=2)
+    in_plane = aggregation != "3D"
+    expected = explicit_aggregate(
+        mask, aggregation, lambda roi: explicit_distance_zones(levels, roi, in_plane), 2
+    )
+    found = gldzm.gldzm_features(levels, mask, n_levels=2, aggregation=aggregation, spacing=SPACING)
+    values = family_values(found, gldzm.FEATURES, GLDZM_NAMES)
+    assert values == pytest.approx({name: expected[name] for name in GLDZM_NAMES}, rel=1e-12)
+
+
+@pytest.mark.parametrize("aggregation", gldzm.AGGREGATIONS)
+def test_gldzm_constant_roi_is_one_zone_on_the_edge(aggregation: str) -> None:
+    levels = np.full((5, 5, 5), 2)
+    found = strict_call(
+        gldzm.gldzm_features, levels, levels > 0, n_levels=2, aggregation=aggregation, spacing=SPACING
+    )
+    assert found["dzm_sde"] == 1.0
+    assert found["dzm_zd_var"] == 0.0
+    assert found["dzm_zd_entr"] == 0.0
+    assert found["dzm_z_perc"] == (1 / 125 if aggregation == "3D" else 1 / 25)
+
+
+@pytest.mark.parametrize("aggregation", gldzm.AGGREGATIONS)
+def test_gldzm_one_voxel_roi_is_one_zone_at_distance_one(aggregation: str) -> None:
+    levels = np.full((3, 3, 3), 2)
+    mask = np.zeros(levels.shape, dtype=bool)
+    mask[1, 1, 1] = True
+    found = strict_call(
+        gldzm.gldzm_features, levels, mask, n_levels=2, aggregation=aggregation, spacing=SPACING
+    )
+    assert found["dzm_lde"] == 1.0
+    assert found["dzm_ldhge"] == 4.0
+    assert found["dzm_z_perc"] == 1.0
+
+
+def test_gldzm_empty_roi_gives_nan_without_warnings() -> None:
+    levels = np.ones((3, 3, 3), dtype=int)
+    mask = np.zeros(levels.shape, dtype=bool)
+    for aggregation in gldzm.AGGREGATIONS:
+        found = strict_call(
+            gldzm.gldzm_features, levels, mask, n_levels=1, aggregation=aggregation, spacing=SPACING
+        )
+        assert all(math.isnan(value) for value in found.values())
