@@ -26,6 +26,8 @@ app = typer.Typer(
 )
 dataset_app = typer.Typer(help="Inspect and check Dataset folders.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
+radiomics_app = typer.Typer(help="Features of one image and mask.", no_args_is_help=True)
+app.add_typer(radiomics_app, name="radiomics")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -141,7 +143,7 @@ def dataset_validate(path: Annotated[Path, typer.Argument(help="Dataset folder."
 def extract(
     dataset_path: Annotated[Path, typer.Argument(metavar="DATASET", help="Dataset folder.")],
     out: Annotated[Path, typer.Option("--out", help="FeatureTable to write (.parquet).")],
-    params: Annotated[Path | None, typer.Option("--params", help="Extraction settings (YAML).")] = None,
+    params: Annotated[str | None, typer.Option("--params", help="Settings (YAML) or preset name.")] = None,
     scheduler: SchedulerOption = None,
     cache: CacheOption = None,
 ) -> None:
@@ -156,6 +158,50 @@ def extract(
     table = extract_dataset(dataset, settings=params, cache_dir=_cache_dir(cache), scheduler=scheduler)
     table.write(out)
     console.print(f"Wrote {len(table.frame)} lesions x {len(table.feature_columns)} features to {out}")
+
+
+@radiomics_app.command("extract")
+def radiomics_extract(
+    image: Annotated[Path, typer.Argument(help="Image (NIfTI, NRRD, ...).")],
+    mask: Annotated[Path, typer.Argument(help="Label map; met in world coordinates.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV to write: one row, one column per feature.")],
+    params: Annotated[str | None, typer.Option("--params", help="Settings (YAML) or preset name.")] = None,
+    label: Annotated[int, typer.Option("--label", help="Label of the lesion in the mask.")] = 1,
+) -> None:
+    """Extract the features of one lesion of one image into a one-row CSV."""
+    import pandas as pd
+
+    from lai.files import write_text_atomic
+    from lai.imaging import ImageError
+    from lai.radiomics import RadiomicsError, SettingsError, extract_features
+
+    try:
+        features = extract_features(image, mask, params, label=label)
+    except (ImageError, RadiomicsError, SettingsError) as error:
+        raise _fail(str(error)) from error
+    write_text_atomic(out, pd.DataFrame([features]).to_csv(index=False))
+    console.print(f"Wrote {len(features)} features to {out}")
+
+
+@radiomics_app.command("ibsi")
+def radiomics_ibsi(
+    image: Annotated[Path, typer.Argument(help="Image (NIfTI, NRRD, ...).")],
+    mask: Annotated[Path, typer.Argument(help="Label map; met in world coordinates.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV to write: one row per IBSI feature tag.")],
+    settings: Annotated[str, typer.Option("--settings", help="IBSI preset name.")] = "ibsi-digital-phantom",
+) -> None:
+    """Compute IBSI 1 features under the IBSI reference names (tag, family, code, name, value)."""
+    from lai.files import write_text_atomic
+    from lai.imaging import ImageError
+    from lai.radiomics import RadiomicsError, SettingsError
+    from lai.radiomics.ibsi import ibsi_features
+
+    try:
+        table = ibsi_features(image, mask, settings)
+    except (ImageError, RadiomicsError, SettingsError) as error:
+        raise _fail(str(error)) from error
+    write_text_atomic(out, table.to_csv(index=False))
+    console.print(f"Wrote {len(table)} IBSI feature values to {out}")
 
 
 # --- AutoML ---
