@@ -255,3 +255,15 @@ def test_glszm_refuses_grey_levels_outside_range() -> None:
     levels = np.array([[[1, 7]]])
     with pytest.raises(ValueError, match=r"1\.\.6"):
         glszm.glszm_features(levels, levels > 0, n_levels=6, aggregation="3D", spacing=SPACING)
+
+
+@pytest.mark.parametrize("aggregation", glszm.AGGREGATIONS)
+def test_glszm_unchanged_when_the_image_extends_beyond_the_roi(aggregation: str) -> None:
+    levels, mask = phantom()
+    wider_levels = np.pad(levels, 2, constant_values=1)
+    wider_mask = np.pad(mask, 2, constant_values=False)
+    expected = glszm.glszm_features(levels, mask, n_levels=6, aggregation=aggregation, spacing=SPACING)
+    found = glszm.glszm_features(
+        wider_levels, wider_mask, n_levels=6, aggregation=aggregation, spacing=SPACING
+    )
+    assert found == pytest.approx(expected, rel=1e-12)

@@ -109,3 +109,15 @@ def test_ngldm_empty_roi_gives_nan_without_warnings() -> None:
             ngldm.ngldm_features, levels, mask, n_levels=1, aggregation=aggregation, spacing=SPACING
         )
         assert all(math.isnan(value) for value in found.values())
+
+
+@pytest.mark.parametrize("aggregation", ngldm.AGGREGATIONS)
+def test_ngldm_unchanged_when_the_image_extends_beyond_the_roi(aggregation: str) -> None:
+    levels, mask = phantom()
+    wider_levels = np.pad(levels, 2, constant_values=1)
+    wider_mask = np.pad(mask, 2, constant_values=False)
+    expected = ngldm.ngldm_features(levels, mask, n_levels=6, aggregation=aggregation, spacing=SPACING)
+    found = ngldm.ngldm_features(
+        wider_levels, wider_mask, n_levels=6, aggregation=aggregation, spacing=SPACING
+    )
+    assert found == pytest.approx(expected, rel=1e-12)

@@ -132,3 +132,15 @@ def test_ngtdm_ignores_grey_levels_outside_the_roi() -> None:
     changed = np.where(mask, levels, 99)
     expected = ngtdm.ngtdm_features(levels, mask, n_levels=4, aggregation="3D", spacing=SPACING)
     assert ngtdm.ngtdm_features(changed, mask, n_levels=4, aggregation="3D", spacing=SPACING) == expected
+
+
+@pytest.mark.parametrize("aggregation", ngtdm.AGGREGATIONS)
+def test_ngtdm_unchanged_when_the_image_extends_beyond_the_roi(aggregation: str) -> None:
+    levels, mask = phantom()
+    wider_levels = np.pad(levels, 2, constant_values=1)
+    wider_mask = np.pad(mask, 2, constant_values=False)
+    expected = ngtdm.ngtdm_features(levels, mask, n_levels=6, aggregation=aggregation, spacing=SPACING)
+    found = ngtdm.ngtdm_features(
+        wider_levels, wider_mask, n_levels=6, aggregation=aggregation, spacing=SPACING
+    )
+    assert found == pytest.approx(expected, rel=1e-12)
