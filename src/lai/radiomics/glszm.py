@@ -171,16 +171,19 @@ def zones(levels: np.ndarray, mask: np.ndarray, *, in_plane: bool) -> tuple[np.n
 
 def count_matrices(
     groups: np.ndarray, grey: np.ndarray, counts: np.ndarray, n_groups: int, n_levels: int
-) -> np.ndarray:
-    """Return matrices of shape (n_groups, n_levels, max count) counting (group, grey level, count) triples.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (matrices, count values): how many entities each (group, grey level, count) has.
 
-    ``grey`` and ``counts`` start at 1 (row 0 holds grey level 1, column 0 count 1); ``groups`` are slice
-    indices (or all 0 for one matrix).
+    ``matrices`` has shape (n_groups, n_levels, number of distinct counts); row i-1 holds grey level i and
+    column c the count ``count values[c]``. Only counts that occur get a column, which keeps the matrix
+    small when zones are large. ``groups`` are slice indices (or all 0 for one matrix).
     """
-    n_counts = int(counts.max()) if counts.size else 1
-    flat = (groups * n_levels + grey - 1) * n_counts + counts - 1
-    histogram = np.bincount(flat, minlength=n_groups * n_levels * n_counts)
-    return histogram.reshape(n_groups, n_levels, n_counts).astype(np.float64)
+    values, column = np.unique(counts, return_inverse=True)
+    if values.size == 0:
+        values = np.ones(1, dtype=np.int64)
+    flat = (groups * n_levels + grey - 1) * values.size + column.ravel()
+    histogram = np.bincount(flat, minlength=n_groups * n_levels * values.size)
+    return histogram.reshape(n_groups, n_levels, values.size).astype(np.float64), values
 
 
 def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -190,16 +193,18 @@ def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.divide(numerator, denominator, out=out, where=denominator != 0)
 
 
-def count_matrix_features(matrix: np.ndarray, n_voxels: np.ndarray) -> dict[str, np.ndarray]:
+def count_matrix_features(
+    matrix: np.ndarray, count_values: np.ndarray, n_voxels: np.ndarray
+) -> dict[str, np.ndarray]:
     """Return the :data:`COUNT_FEATURES` of a stack of (grey level x count) matrices, one value per matrix.
 
-    ``matrix`` has shape (n, N_g, N_c): element [., i-1, j-1] counts entities (zones, dependence
-    neighbourhoods) of grey level i and count j (zone size, zone distance, dependence count). ``n_voxels``
-    (n,) is each matrix's number of ROI voxels. A matrix with no entity gives NaN everywhere.
-    See the module docstring for the formulas.
+    ``matrix`` has shape (n, N_g, N_c): element [., i-1, c] counts entities (zones, dependence
+    neighbourhoods) of grey level i and count j = ``count_values[c]`` (zone size, zone distance,
+    dependence count). ``n_voxels`` (n,) is each matrix's number of ROI voxels. A matrix with no entity
+    gives NaN everywhere. See the module docstring for the formulas.
     """
     i = np.arange(1, matrix.shape[1] + 1, dtype=np.float64)[:, None]
-    j = np.arange(1, matrix.shape[2] + 1, dtype=np.float64)[None, :]
+    j = np.asarray(count_values, dtype=np.float64)[None, :]
     total = matrix.sum(axis=(1, 2))
     p = _divide(matrix, total[:, None, None])
     rows = p.sum(axis=2)
@@ -267,12 +272,12 @@ def count_features(
     """
     if aggregation == "2D":
         present = np.flatnonzero(mask.any(axis=(0, 1)))
-        matrices = count_matrices(slices, grey, counts, mask.shape[2], n_levels)[present]
-        n_voxels = mask.sum(axis=(0, 1))[present]
+        matrices, values = count_matrices(slices, grey, counts, mask.shape[2], n_levels)
+        matrices, n_voxels = matrices[present], mask.sum(axis=(0, 1))[present]
     else:
-        matrices = count_matrices(np.zeros_like(grey), grey, counts, 1, n_levels)
+        matrices, values = count_matrices(np.zeros_like(grey), grey, counts, 1, n_levels)
         n_voxels = np.array([mask.sum()])
-    return aggregate(count_matrix_features(matrices, n_voxels))
+    return aggregate(count_matrix_features(matrices, values, n_voxels))
 
 
 def glszm_features(
