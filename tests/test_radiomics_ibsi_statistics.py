@@ -108,6 +108,13 @@ def test_statistics_of_a_zero_roi_give_nan_dispersion_ratios_without_warnings() 
     assert math.isnan(features["stat_qcod"])
 
 
+def test_statistics_of_two_distinct_values_give_nan_robust_deviation_without_warnings() -> None:
+    # P_10 = 1 and P_90 = 9 leave neither 0 nor 10 in the robust subset
+    features = assert_no_warnings(statistics.statistics_features, np.array([0.0, 10.0]))
+    assert math.isnan(features["stat_rmad"])
+    assert features["stat_mad"] == 5.0
+
+
 def test_statistics_refuse_an_empty_roi() -> None:
     with pytest.raises(ValueError, match="at least one ROI voxel"):
         statistics.statistics_features(np.array([]))

@@ -6,8 +6,9 @@ statistics, numpy's default). The definitions follow the IBSI 1 reference manual
 Radiology 2020; arXiv:1612.07003), section "Intensity-based statistical features".
 
 Degenerate ROIs give values, not warnings: for a constant ROI (``sigma = 0``) skewness and kurtosis are 0,
-as the manual prescribes; the coefficient of variation is NaN when ``mu = 0`` and the quartile coefficient
-of dispersion is NaN when ``P_75 + P_25 = 0``. An empty ROI is refused.
+as the manual prescribes; the coefficient of variation is NaN when ``mu = 0``, the quartile coefficient
+of dispersion is NaN when ``P_75 + P_25 = 0``, and the robust mean absolute deviation is NaN when no
+intensity lies between ``P_10`` and ``P_90`` (two distinct values, for instance). An empty ROI is refused.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def statistics_features(values: np.ndarray) -> dict[str, float]:
         "stat_iqr": float(p75 - p25),
         "stat_range": float(x.max() - x.min()),
         "stat_mad": float(np.mean(np.abs(deviation))),
-        "stat_rmad": float(np.mean(np.abs(robust - robust.mean()))),
+        "stat_rmad": float(np.mean(np.abs(robust - robust.mean()))) if robust.size else float("nan"),
         "stat_medad": float(np.mean(np.abs(x - median))),
         "stat_cov": float(std / mean) if mean != 0 else float("nan"),
         "stat_qcod": float((p75 - p25) / (p75 + p25)) if p75 + p25 != 0 else float("nan"),
