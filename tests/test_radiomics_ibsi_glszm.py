@@ -1,7 +1,7 @@
-"""GLSZM (IBSI 1 section 3.8) against the IBSI digital phantom and a slow explicit zone count.
+"""GLSZM (IBSI 1 section 3.8) against the IBSI digital phantom, a slow explicit zone count and PyRadiomics.
 
 Also holds the helpers the GLDZM and NGLDM tests share: the phantom, the IBSI comparison, and an explicit
-(loop-by-loop) evaluation of the count-matrix formulas those three families have in common.
+(loop-by-loop) evaluation of the count-matrix formulas those three families have in common, and the PyRadiomics brain1 case and baselines.
 """
 
 from __future__ import annotations
@@ -19,8 +19,13 @@ import pytest
 
 from lai.imaging import load_image
 from lai.radiomics import glszm
+from lai.radiomics.discretisation import discretise_fixed_bin_width
 
-IBSI = Path(__file__).resolve().parents[2] / "shared" / "data" / "ibsi"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+IBSI = SHARED / "ibsi"
+PYRADIOMICS = SHARED / "pyradiomics"
+PYRADIOMICS_CASES = [("brain1", "3D"), ("brain1_2d", "2_5D")]
+"""PyRadiomics baseline columns and the aggregation that reproduces them (force2D merges the slices)."""
 SPACING = (2.0, 2.0, 2.0)
 
 
@@ -42,6 +47,24 @@ def reference_rows(prefix: str) -> list[tuple[str, str, str, float, float]]:
         (row.tag, row.base_tag, row.aggregation, float(row.reference_value), float(row.tolerance))
         for row in table.itertuples()
     ]
+
+
+def pyradiomics_brain1() -> tuple[np.ndarray, np.ndarray]:
+    """Return PyRadiomics' brain1 test case discretised as its baseline was (bin width 25), and its label."""
+    image = load_image(PYRADIOMICS / "brain1_image.nrrd").array
+    mask = load_image(PYRADIOMICS / "brain1_label.nrrd").array == 1
+    levels = np.zeros(image.shape, dtype=np.int64)
+    levels[mask] = discretise_fixed_bin_width(image[mask], 25)
+    return levels, mask
+
+
+def pyradiomics_baseline(family: str, case: str) -> dict[str, float]:
+    """Return {PyRadiomics feature name: baseline value} of one family and case column."""
+    table = pd.read_csv(PYRADIOMICS / "baseline" / f"baseline_{family}.csv").set_index("featureName")
+    prefix = f"original_{family}_"
+    return {
+        name[len(prefix) :]: float(value) for name, value in table[case].items() if name.startswith(prefix)
+    }
 
 
 def matches_ibsi(value: float, reference: float, tolerance: float) -> bool:
@@ -267,3 +290,18 @@ def test_glszm_unchanged_when_the_image_extends_beyond_the_roi(aggregation: str)
         wider_levels, wider_mask, n_levels=6, aggregation=aggregation, spacing=SPACING
     )
     assert found == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("case", "aggregation"), PYRADIOMICS_CASES)
+def test_glszm_matches_pyradiomics_baseline_where_names_are_given(case: str, aggregation: str) -> None:
+    levels, mask = pyradiomics_brain1()
+    found = glszm.glszm_features(
+        levels, mask, n_levels=int(levels.max()), aggregation=aggregation, spacing=SPACING
+    )
+    baseline = pyradiomics_baseline("glszm", case)
+    named = [f for f in glszm.FEATURES if f.pyradiomics]
+    assert len(named) == 16
+    for feature in named:
+        assert found[feature.base_tag] == pytest.approx(baseline[feature.pyradiomics], rel=1e-9), (
+            feature.base_tag
+        )

@@ -1,4 +1,4 @@
-"""NGLDM (IBSI 1 section 3.11) against the IBSI digital phantom and a slow voxel-by-voxel dependence count."""
+"""NGLDM (IBSI 1 section 3.11) against the IBSI phantom, a slow dependence count and PyRadiomics' GLDM."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ import pytest
 
 from lai.radiomics import glszm, ngldm
 from test_radiomics_ibsi_glszm import (
+    PYRADIOMICS_CASES,
     SPACING,
     explicit_aggregate,
     family_values,
     matches_ibsi,
     offsets,
     phantom,
+    pyradiomics_baseline,
+    pyradiomics_brain1,
     random_volume,
     reference_rows,
     strict_call,
@@ -121,3 +124,18 @@ def test_ngldm_unchanged_when_the_image_extends_beyond_the_roi(aggregation: str)
         wider_levels, wider_mask, n_levels=6, aggregation=aggregation, spacing=SPACING
     )
     assert found == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("case", "aggregation"), PYRADIOMICS_CASES)
+def test_ngldm_matches_pyradiomics_baseline_where_names_are_given(case: str, aggregation: str) -> None:
+    levels, mask = pyradiomics_brain1()
+    found = ngldm.ngldm_features(
+        levels, mask, n_levels=int(levels.max()), aggregation=aggregation, spacing=SPACING
+    )
+    baseline = pyradiomics_baseline("gldm", case)
+    named = [f for f in ngldm.FEATURES if f.pyradiomics]
+    assert len(named) == 14
+    for feature in named:
+        assert found[feature.base_tag] == pytest.approx(baseline[feature.pyradiomics], rel=1e-9), (
+            feature.base_tag
+        )

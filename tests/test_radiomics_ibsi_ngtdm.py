@@ -1,4 +1,4 @@
-"""NGTDM (IBSI 1 section 3.10) against the IBSI digital phantom and a slow voxel-by-voxel NGTDM."""
+"""NGTDM (IBSI 1 section 3.10) against the IBSI digital phantom, a slow voxel-by-voxel NGTDM and PyRadiomics."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import pytest
 
 from lai.radiomics import ngtdm
 from test_radiomics_ibsi_glszm import (
+    PYRADIOMICS_CASES,
     SPACING,
     matches_ibsi,
     offsets,
     phantom,
+    pyradiomics_baseline,
+    pyradiomics_brain1,
     random_volume,
     reference_rows,
     strict_call,
@@ -144,3 +147,18 @@ def test_ngtdm_unchanged_when_the_image_extends_beyond_the_roi(aggregation: str)
         wider_levels, wider_mask, n_levels=6, aggregation=aggregation, spacing=SPACING
     )
     assert found == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("case", "aggregation"), PYRADIOMICS_CASES)
+def test_ngtdm_matches_pyradiomics_baseline_where_names_are_given(case: str, aggregation: str) -> None:
+    levels, mask = pyradiomics_brain1()
+    found = ngtdm.ngtdm_features(
+        levels, mask, n_levels=int(levels.max()), aggregation=aggregation, spacing=SPACING
+    )
+    baseline = pyradiomics_baseline("ngtdm", case)
+    named = [f for f in ngtdm.FEATURES if f.pyradiomics]
+    assert len(named) == 5
+    for feature in named:
+        assert found[feature.base_tag] == pytest.approx(baseline[feature.pyradiomics], rel=1e-9), (
+            feature.base_tag
+        )
