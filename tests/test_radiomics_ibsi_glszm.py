@@ -1,7 +1,8 @@
 """GLSZM (IBSI 1 section 3.8) against the IBSI digital phantom, a slow explicit zone count and PyRadiomics.
 
-Also holds the helpers the GLDZM and NGLDM tests share: the phantom, the IBSI comparison, and an explicit
-(loop-by-loop) evaluation of the count-matrix formulas those three families have in common, and the PyRadiomics brain1 case and baselines.
+Also holds the helpers the NGTDM, NGLDM and GLDZM tests share: the phantom, the IBSI comparison, an explicit
+(loop-by-loop) evaluation of the count-matrix formulas GLSZM, GLDZM and NGLDM have in common, and the
+PyRadiomics brain1 case with its baselines.
 """
 
 from __future__ import annotations
