@@ -17,15 +17,18 @@ a ratio whose denominator is 0 is NaN, Moran's I and Geary's C are NaN for a con
 intensity ROI, and intensity-based features are NaN when no intensities are given.
 
 The oriented minimum bounding box is approximated: the smallest of the boxes that have one face flush
-with a face of the convex hull, each found by rotating calipers in that face's plane. The true minimum
-may have only edges flush with the hull (O'Rourke, 1985), so the OMBB densities can be slightly low.
+with a face of the convex hull (each found by rotating calipers in that face's plane), refined by a local
+search over rotations. The true minimum may have only edges flush with the hull (O'Rourke, 1985) and lie
+elsewhere, so the OMBB densities can be slightly low; the IBSI has no consensus value for them.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import minimize
 from scipy.spatial import ConvexHull
 from scipy.spatial.distance import cdist, pdist
+from scipy.spatial.transform import Rotation
 
 from lai.radiomics.catalogue import FeatureDefinition
 from lai.radiomics.shape import Mesh, mesh_volume, surface_area, surface_mesh
@@ -152,33 +155,47 @@ def minimum_volume_enclosing_ellipsoid(
     return np.sqrt(np.clip(np.linalg.eigvalsh(shape * d), 0.0, None))[::-1]
 
 
+def _box_edges(points: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Return the extents of ``points`` along the rows of the orthonormal ``axes``."""
+    return np.asarray(np.ptp(points @ axes.T, axis=0))
+
+
 def oriented_minimum_bounding_box(hull: ConvexHull) -> np.ndarray:
-    """Return the edge lengths of the smallest box with one face flush with a face of ``hull``.
+    """Return the edge lengths of an (approximately) minimum-volume box enclosing ``hull``.
 
     For each distinct hull face normal ``n``, the hull vertices are projected on the plane normal to
     ``n`` and the minimum-area enclosing rectangle of the projection is found by rotating calipers (one of
-    its sides lies on an edge of the projected 2D hull); the box's height is the extent along ``n``.
+    its sides lies on an edge of the projected 2D hull); the box's height is the extent along ``n``. The
+    smallest of these face-flush boxes is then refined by a Nelder-Mead search over small rotations,
+    which can only shrink it.
     """
     points = hull.points[hull.vertices]
     normals = np.unique(np.round(hull.equations[:, :3], 12), axis=0)
-    best = np.full(3, np.inf)
+    best_volume, best_axes = np.inf, np.eye(3)
     for normal in normals:
         helper = np.eye(3)[np.argmin(np.abs(normal))]
         u = np.cross(normal, helper)
         u /= np.linalg.norm(u)
         v = np.cross(normal, u)
-        height = np.ptp(points @ normal)
         flat = np.column_stack([points @ u, points @ v])
         ring = flat[ConvexHull(flat).vertices]
         edges = np.roll(ring, -1, axis=0) - ring
         edges /= np.linalg.norm(edges, axis=1, keepdims=True)
-        along = ring @ edges.T
-        across = ring @ np.column_stack([-edges[:, 1], edges[:, 0]]).T
-        widths, depths = np.ptp(along, axis=0), np.ptp(across, axis=0)
+        widths = np.ptp(ring @ edges.T, axis=0)
+        depths = np.ptp(ring @ np.column_stack([-edges[:, 1], edges[:, 0]]).T, axis=0)
         k = int(np.argmin(widths * depths))
-        if widths[k] * depths[k] * height < np.prod(best):
-            best = np.array([widths[k], depths[k], height])
-    return best
+        volume = widths[k] * depths[k] * np.ptp(points @ normal)
+        if volume < best_volume:
+            along = edges[k, 0] * u + edges[k, 1] * v
+            best_volume, best_axes = volume, np.array([along, np.cross(normal, along), normal])
+
+    def box_volume(rotation: np.ndarray) -> float:
+        return float(np.prod(_box_edges(points, best_axes @ Rotation.from_rotvec(rotation).as_matrix())))
+
+    refined = minimize(box_volume, np.zeros(3), method="Nelder-Mead", options={"xatol": 1e-6})
+    if refined.fun < best_volume:
+        return _box_edges(points, best_axes @ Rotation.from_rotvec(refined.x).as_matrix())
+    return _box_edges(points, best_axes)
 
 
 def spatial_autocorrelation(positions: np.ndarray, values: np.ndarray) -> tuple[float, float]:
