@@ -52,7 +52,9 @@ def test_local_intensity_of_a_one_voxel_roi_averages_its_neighbourhood() -> None
     image[1, 1, 1] = 27.0
     mask = image > 0
     # 10 mm voxels: the sphere holds the centre voxel only
-    coarse = local_intensity.local_intensity_features(image, mask, spacing=(10.0, 10.0, 10.0))
+    coarse = assert_no_warnings(
+        local_intensity.local_intensity_features, image, mask, spacing=(10.0, 10.0, 10.0)
+    )
     assert coarse["loc_peak_loc"] == 27.0
     # 1 mm voxels: the 3x3x3 image lies inside the sphere, which averages all 27 voxels
     fine = local_intensity.local_intensity_features(image, mask, spacing=(1.0, 1.0, 1.0))

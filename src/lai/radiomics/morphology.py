@@ -231,6 +231,7 @@ def spatial_autocorrelation(positions: np.ndarray, values: np.ndarray) -> tuple[
 
 
 def _mesh(mask: np.ndarray, spacing: tuple[float, float, float]) -> Mesh:
+    """Return the marching-cubes surface of ``mask`` in mm, on a grid of voxel size ``spacing``."""
     return surface_mesh(mask, np.diag([*spacing, 1.0]))
 
 
