@@ -18,8 +18,14 @@ from lai.data.dataset import Case, Dataset, image_relpath, lesion_mask_relpath, 
 from lai.data.feature_table import ID_COLUMNS, LABEL_COLUMNS, FeatureTable
 from lai.data.taxonomy import SEQUENCES
 from lai.files import sha256_file
-from lai.imaging import load_image
+from lai.imaging import Image, load_image
 from lai.radiomics.extract import FEATURE_NAMES, RadiomicsError, features_on_grid, labels_on_grid
+from lai.radiomics.liver import (
+    context_features,
+    enhancement_features,
+    liver_feature_columns,
+    sequence_features,
+)
 from lai.radiomics.normalisation import liver_reference
 from lai.radiomics.settings import load_settings, settings_hash
 
@@ -32,10 +38,11 @@ def kinetics_column(sequence: str) -> str:
     return f"kinetics:{sequence}_lesion_to_liver_ratio"
 
 
-def feature_columns(sequences: Sequence[str]) -> list[str]:
+def feature_columns(sequences: Sequence[str], *, liver_features: bool = False) -> list[str]:
     """Return the feature columns ``extract_dataset`` writes for ``sequences``, in table order."""
     per_sequence = [f"{sequence}:{name}" for sequence in sequences for name in FEATURE_NAMES]
-    return per_sequence + [kinetics_column(sequence) for sequence in sequences]
+    columns = per_sequence + [kinetics_column(sequence) for sequence in sequences]
+    return columns + liver_feature_columns(sequences) if liver_features else columns
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class CaseTask:
     sequences: tuple[str, ...]
     lesions: tuple[tuple[str, int], ...]
     settings: Mapping[str, Any]
+    liver_features: bool = False
 
 
 def extract_dataset(
@@ -56,6 +64,7 @@ def extract_dataset(
     sequences: Sequence[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     scheduler: str | None = None,
+    liver_features: bool = False,
 ) -> FeatureTable:
     """Return a FeatureTable with one row per lesion and the features of every lesion on every sequence.
 
@@ -75,6 +84,10 @@ def extract_dataset(
         Folder of the result cache; ``None`` caches nothing.
     scheduler
         ``"processes"``, ``"sync"`` or a Dask address (see ``lai.compute.map_tasks``).
+    liver_features
+        Also compute the liver-specific ``kinetics:`` and ``context:`` features of ``lai.radiomics.liver``
+        (wash-in, washout, rim to core, peritumoral ring, T2, ADC, lesion count, size rank, volume
+        fraction); see docs/features.md.
     """
     config = load_settings(settings)
     chosen = _chosen_sequences(dataset, sequences)
@@ -86,6 +99,7 @@ def extract_dataset(
             sequences=tuple(s for s in chosen if s in case.sequences),
             lesions=tuple((lesion.lesion_id, lesion.mask_label) for lesion in case.lesions),
             settings=config,
+            liver_features=liver_features,
         )
         for case in cases
     ]
@@ -97,6 +111,7 @@ def extract_dataset(
             task.sequences,
             task.lesions,
             task.settings,
+            task.liver_features,
         )
         for task in tasks
     ]
@@ -108,21 +123,25 @@ def extract_dataset(
         description=f"Radiomics on {dataset.name}",
         scheduler=scheduler,
     )
-    frame = _assemble(cases, results, chosen)
-    return FeatureTable(frame, _metadata(dataset, config, chosen))
+    frame = _assemble(cases, results, chosen, liver_features)
+    return FeatureTable(frame, _metadata(dataset, config, chosen, liver_features))
 
 
 def extract_case(task: CaseTask) -> dict[str, dict[str, float]]:
     """Return lesion id -> {column: value} for one case: every lesion on every sequence it has.
 
     Each sequence's image is read once; the lesion mask (the sequence's own, else the common one) and
-    the liver mask are resampled onto it in world coordinates.
+    the liver mask are resampled onto it in world coordinates. With ``task.liver_features`` the
+    liver-specific features of ``lai.radiomics.liver`` are added, their context (count, size rank,
+    volume fraction) on the portal grid, else on the common lesion mask's own grid.
     """
     root = Path(task.root)
     common_mask = load_image(root / lesion_mask_relpath(task.case_id))
     liver_path = root / liver_mask_relpath(task.case_id)
     liver_mask = load_image(liver_path) if liver_path.is_file() else None
     rows: dict[str, dict[str, float]] = {lesion_id: {} for lesion_id, _ in task.lesions}
+    id_of = {label: lesion_id for lesion_id, label in task.lesions}
+    context_grid: tuple[np.ndarray, np.ndarray | None] | None = None
     for sequence in task.sequences:
         image_path = root / image_relpath(task.case_id, sequence)
         own_path = root / lesion_mask_relpath(task.case_id, sequence)
@@ -135,6 +154,7 @@ def extract_case(task: CaseTask) -> dict[str, dict[str, float]]:
         if liver_mask is not None:
             liver = labels_on_grid(liver_mask, image.grid, source=f"{source}, liver {liver_path}") > 0
         reference, where = 0.0, ""
+        references: dict[int, float] = {}
         present = set(np.flatnonzero(np.bincount(labels.ravel())).tolist())
         for lesion_id, label in task.lesions:
             if label not in present:
@@ -144,6 +164,7 @@ def extract_case(task: CaseTask) -> dict[str, dict[str, float]]:
                 reference, where = _reference(
                     image.array, labels, label, image.spacing, liver, task.settings, source
                 )
+            references[label] = reference
             normaliser = reference if task.settings["normalise"] == "liver" else None
             features = features_on_grid(
                 image, labels, label, task.settings, normaliser=normaliser, source=source
@@ -152,7 +173,38 @@ def extract_case(task: CaseTask) -> dict[str, dict[str, float]]:
             row.update({f"{sequence}:{name}": value for name, value in features.items()})
             mean = features["original_firstorder_Mean"] * (normaliser or 1.0)
             row[kinetics_column(sequence)] = mean / reference
+        if task.liver_features:
+            by_label = sequence_features(sequence, image.array, labels, references, image.spacing, liver)
+            for label, values in by_label.items():
+                rows[id_of[label]].update(values)
+            if sequence == "portal":
+                context_grid = (labels, liver)
+    if task.liver_features:
+        _add_liver_context(task, rows, context_grid, common_mask, liver_mask)
     return rows
+
+
+def _add_liver_context(
+    task: CaseTask,
+    rows: Mapping[str, dict[str, float]],
+    context_grid: tuple[np.ndarray, np.ndarray | None] | None,
+    common_mask: Image,
+    liver_mask: Image | None,
+) -> None:
+    if context_grid is None:  # no portal phase: the lesion mask's own grid
+        labels = np.asarray(common_mask.array).astype(np.int64, copy=False)
+        liver = None
+        if liver_mask is not None:
+            source = f"case {task.case_id}, liver mask onto the lesion mask"
+            liver = labels_on_grid(liver_mask, common_mask.grid, source=source) > 0
+        context_grid = (labels, liver)
+    labels, liver = context_grid
+    by_label = context_features(labels, [label for _, label in task.lesions], liver)
+    for lesion_id, label in task.lesions:
+        row = rows[lesion_id]
+        row.update(by_label[label])
+        ratios = {sequence: row.get(kinetics_column(sequence), float("nan")) for sequence in task.sequences}
+        row.update(enhancement_features(ratios))
 
 
 def _reference(
@@ -198,7 +250,10 @@ def _case_file_hashes(dataset: Dataset, task: CaseTask) -> dict[str, str]:
 
 
 def _assemble(
-    cases: Sequence[Case], results: Sequence[Mapping[str, Mapping[str, float]]], sequences: Sequence[str]
+    cases: Sequence[Case],
+    results: Sequence[Mapping[str, Mapping[str, float]]],
+    sequences: Sequence[str],
+    liver_features: bool,
 ) -> pd.DataFrame:
     records = []
     for case, by_lesion in zip(cases, results, strict=True):
@@ -215,20 +270,23 @@ def _assemble(
                     **by_lesion[lesion.lesion_id],
                 }
             )
-    columns = [*ID_COLUMNS, *LABEL_COLUMNS, *EXTRA_COLUMNS, *feature_columns(sequences)]
+    features = feature_columns(sequences, liver_features=liver_features)
+    columns = [*ID_COLUMNS, *LABEL_COLUMNS, *EXTRA_COLUMNS, *features]
     frame = pd.DataFrame.from_records(records, columns=columns)
-    features = feature_columns(sequences)
     frame[features] = frame[features].astype(np.float64)
     return frame
 
 
-def _metadata(dataset: Dataset, settings: Mapping[str, Any], sequences: Sequence[str]) -> dict[str, Any]:
+def _metadata(
+    dataset: Dataset, settings: Mapping[str, Any], sequences: Sequence[str], liver_features: bool
+) -> dict[str, Any]:
     files = json.dumps(dataset.files, sort_keys=True).encode("utf-8")
     return {
         "extractor": "lai.radiomics.extract_dataset",
         "settings": dict(settings),
         "settings_hash": settings_hash(settings),
         "sequences": list(sequences),
+        "liver_features": liver_features,
         "dataset": {
             "name": dataset.name,
             "version": str(dataset.meta.get("version", "")),
