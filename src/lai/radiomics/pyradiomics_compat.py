@@ -1,0 +1,479 @@
+"""PyRadiomics compatibility mode: PyRadiomics' settings, conventions and feature names on LAI's families.
+
+:func:`pyradiomics_features` returns ``original_<family>_<Feature>`` for the families ``firstorder``,
+``shape``, ``glcm``, ``glrlm``, ``glszm``, ``gldm`` and ``ngtdm``, computed as PyRadiomics computes them
+from its documented definitions (pyradiomics.readthedocs.io, "Radiomic Features"):
+
+- grey levels: ``binWidth`` (default 25, bin edges at multiples of the width) or ``binCount``; levels start
+  at 1 at the lowest occupied bin;
+- ``force2D`` with ``force2Ddimension`` (0, 1, 2: the axis of PyRadiomics' (z, y, x) array across which
+  slices are cut): texture matrices use in-plane neighbours only, and each direction's matrix (GLCM,
+  GLRLM) or the single matrix (GLSZM, GLDM, NGTDM) accumulates every slice, IBSI's "2.5D" merging;
+- GLCM: angles are the offsets whose Chebyshev norm is one of ``distances`` (default [1]: 13 in 3D, 4 in
+  2D), counted both ways when ``symmetricalGLCM`` (default True); grey levels absent from every angle's
+  matrix are removed; features are computed per angle and averaged (``weightingNorm`` None), or on the sum
+  of the angles' matrices (``weightingNorm: no_weighting``);
+- GLRLM: runs along the 13 (or 4 in-plane) unit directions, features per direction averaged (or on the
+  summed matrix with ``no_weighting``);
+- GLSZM: 26-connected zones (8 in plane); GLDM: dependence on the 26 (8) neighbours within ``gldm_a``,
+  the centre counted; NGTDM: the 26 (8) neighbours;
+- first order: ``voxelArrayShift`` (default 0) before Energy, TotalEnergy and RootMeanSquared.
+
+Settings that change the image or the mask (``resampledPixelSpacing``, ``normalize``, ``resegmentRange``,
+``removeOutliers``) and image types other than ``Original`` (LoG, Wavelet, ...) are not part of this mode
+and are refused by name. Settings that only matter for those (``interpolator``, ``padDistance``,
+``normalizeScale``, ...) or only add diagnostics are accepted and ignored.
+
+``params`` follow PyRadiomics' parameter files: a mapping with sections ``imageType``, ``featureClass``
+and ``setting`` (see :func:`read_pyradiomics_params`), the path of such a YAML file, or a flat mapping of
+``setting`` keys alone (all families enabled).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from lai.imaging import Image
+from lai.radiomics import firstorder, glrlm, glszm, ngtdm, shape
+from lai.radiomics.discretisation import discretise_fixed_bin_count, discretise_fixed_bin_width
+from lai.radiomics.extract import RadiomicsError, _as_image, _require_label, labels_on_grid
+from lai.radiomics.gldm import gldm_features
+
+FAMILIES: tuple[str, ...] = ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
+"""Feature classes of this mode, in PyRadiomics' spelling."""
+
+IMAGE_TYPES: tuple[str, ...] = ("Original",)
+"""Image types of this mode; PyRadiomics' filtered types (LoG, Wavelet, Square, ...) are refused."""
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "binWidth": 25,
+    "binCount": None,
+    "force2D": False,
+    "force2Ddimension": 0,
+    "distances": [1],
+    "symmetricalGLCM": True,
+    "weightingNorm": None,
+    "gldm_a": 0,
+    "voxelArrayShift": 0,
+    "label": 1,
+}
+"""PyRadiomics' defaults for the settings this mode uses."""
+
+_REFUSED_UNLESS_OFF: dict[str, object] = {
+    "resampledPixelSpacing": None,
+    "normalize": False,
+    "resegmentRange": None,
+    "removeOutliers": None,
+}
+"""Settings that change the image or the mask; this mode accepts them only at the value that disables them."""
+
+_IGNORED = frozenset(
+    {
+        "interpolator",
+        "padDistance",
+        "normalizeScale",
+        "resegmentMode",
+        "resegmentShape",
+        "preCrop",
+        "minimumROIDimensions",
+        "minimumROISize",
+        "additionalInfo",
+        "geometryTolerance",
+        "correctMask",
+        "enableCExtensions",
+        "label_channel",
+    }
+)
+"""PyRadiomics settings without effect here (they act only with resampling, filters or diagnostics)."""
+
+_WEIGHTING_NORMS = (None, "no_weighting")
+_EPS = float(np.spacing(1))
+_SECTIONS = frozenset({"imageType", "featureClass", "setting"})
+
+
+class PyRadiomicsParamsError(ValueError):
+    """A PyRadiomics parameter file or mapping this mode cannot follow; the message names the key."""
+
+
+# --- Parameters ---
+
+
+def read_pyradiomics_params(params: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
+    """Return validated parameters ``{"imageType", "featureClass", "setting"}`` from a file or mapping.
+
+    ``featureClass`` maps each enabled family to ``None`` (every feature) or a list of feature names;
+    ``setting`` holds every setting this mode uses, PyRadiomics' defaults filled in. A mapping without
+    the three sections is taken as the ``setting`` section, with every family enabled.
+
+    Raises
+    ------
+    PyRadiomicsParamsError
+        For an image type other than ``Original`` (named), an unknown family, or a setting this mode
+        cannot follow (resampling, normalisation, resegmentation, an unknown ``weightingNorm``, ...).
+
+    Examples
+    --------
+    >>> read_pyradiomics_params({"binWidth": 10, "force2D": True})["setting"]["binWidth"]
+    10
+    """
+    raw = _load(params) if not isinstance(params, Mapping) else params
+    if not set(raw) <= _SECTIONS:
+        raw = {"setting": raw}
+    image_types = raw.get("imageType") or {"Original": {}}
+    refused = sorted(str(name) for name in image_types if name not in IMAGE_TYPES)
+    if refused:
+        msg = (
+            f"Image type(s) {refused} are not part of the PyRadiomics compatibility mode yet; "
+            f"supported: {list(IMAGE_TYPES)}"
+        )
+        raise PyRadiomicsParamsError(msg)
+    feature_class = raw.get("featureClass")
+    if feature_class is None:
+        feature_class = dict.fromkeys(FAMILIES)
+    unknown = sorted(str(name) for name in feature_class if name not in FAMILIES)
+    if unknown:
+        msg = f"Feature class(es) {unknown} are not part of this mode; supported: {list(FAMILIES)}"
+        raise PyRadiomicsParamsError(msg)
+    return {
+        "imageType": {"Original": dict(image_types["Original"] or {})},
+        "featureClass": {name: (list(names) if names else None) for name, names in feature_class.items()},
+        "setting": _settings(raw.get("setting") or {}),
+    }
+
+
+def _load(path: str | os.PathLike[str]) -> Mapping[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        msg = f"{path}: no such PyRadiomics parameter file"
+        raise PyRadiomicsParamsError(msg)
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        msg = f"{path}: not valid YAML ({error})"
+        raise PyRadiomicsParamsError(msg) from error
+    if not isinstance(loaded, Mapping):
+        msg = f"{path}: expected a mapping with imageType/featureClass/setting, found {type(loaded).__name__}"
+        raise PyRadiomicsParamsError(msg)
+    return loaded
+
+
+def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
+    for key, off in _REFUSED_UNLESS_OFF.items():
+        if key in given and given[key] != off and given[key] is not off:
+            msg = (
+                f"Setting {key}={given[key]!r} changes the image or mask, which the PyRadiomics "
+                f"compatibility mode does not do yet; leave it at {off!r}"
+            )
+            raise PyRadiomicsParamsError(msg)
+    unknown = sorted(set(given) - set(DEFAULT_SETTINGS) - set(_REFUSED_UNLESS_OFF) - _IGNORED)
+    if unknown:
+        msg = f"Unknown PyRadiomics setting(s) {unknown}; known: {sorted(DEFAULT_SETTINGS)}"
+        raise PyRadiomicsParamsError(msg)
+    merged = {**DEFAULT_SETTINGS, **{k: v for k, v in given.items() if k in DEFAULT_SETTINGS}}
+    if "binCount" in given and given["binCount"] is not None and "binWidth" not in given:
+        merged["binWidth"] = None
+    if (merged["binWidth"] is None) == (merged["binCount"] is None):
+        msg = f"Set one of binWidth and binCount, found binWidth={merged['binWidth']!r}, binCount={merged['binCount']!r}"
+        raise PyRadiomicsParamsError(msg)
+    if merged["weightingNorm"] not in _WEIGHTING_NORMS:
+        msg = f"Setting weightingNorm={merged['weightingNorm']!r} is not supported; use one of {list(_WEIGHTING_NORMS)}"
+        raise PyRadiomicsParamsError(msg)
+    if merged["force2Ddimension"] not in (0, 1, 2):
+        msg = f"Setting force2Ddimension must be 0, 1 or 2, found {merged['force2Ddimension']!r}"
+        raise PyRadiomicsParamsError(msg)
+    distances = [int(d) for d in merged["distances"]]
+    if not distances or min(distances) < 1:
+        msg = f"Setting distances must be positive integers, found {merged['distances']!r}"
+        raise PyRadiomicsParamsError(msg)
+    merged["distances"] = distances
+    merged["label"] = int(merged["label"])
+    merged["gldm_a"] = int(merged["gldm_a"])
+    return merged
+
+
+# --- Grey levels ---
+
+
+def pyradiomics_levels(values: np.ndarray, setting: Mapping[str, Any]) -> np.ndarray:
+    """Return the grey levels (1 = lowest occupied bin) of the ROI intensities ``values``."""
+    if setting["binWidth"] is not None:
+        return discretise_fixed_bin_width(values, float(setting["binWidth"]))
+    return discretise_fixed_bin_count(values, int(setting["binCount"]))
+
+
+# --- GLCM ---
+
+
+def glcm_angles(distances: Sequence[int], in_plane: bool) -> np.ndarray:
+    """Return PyRadiomics' GLCM offsets (rows of (di, dj, dk)): Chebyshev norm in ``distances``, one per ±pair.
+
+    ``in_plane`` keeps the offsets with ``dk = 0`` (force2D, slices along the last axis).
+    """
+    reach = max(distances)
+    steps = range(-reach, reach + 1)
+    offsets = [
+        v
+        for v in itertools.product(steps, steps, (0,) if in_plane else steps)
+        if max(map(abs, v)) in distances and next(c for c in v if c) > 0
+    ]
+    return np.array(offsets, dtype=np.intp)
+
+
+def cooccurrence_counts(
+    levels: np.ndarray, mask: np.ndarray, offsets: np.ndarray, *, n_levels: int, symmetrical: bool
+) -> np.ndarray:
+    """Return the co-occurrence counts per offset, shape (A, N_g, N_g), summed over the whole ROI.
+
+    ``[a, i-1, j-1]`` counts ROI voxel pairs ``(x, x + offset_a)`` with levels ``(i, j)``; with
+    ``symmetrical`` each pair is counted both ways. One ``np.bincount`` gives every matrix.
+    """
+    reach = int(np.abs(offsets).max()) if len(offsets) else 0
+    roi = np.pad(np.where(mask, levels, 0).astype(np.intp), reach)
+    inner = tuple(slice(reach, n - reach) for n in roi.shape)
+    first = roi[inner]
+    keys = []
+    for a, offset in enumerate(offsets):
+        second = roi[tuple(slice(s.start + o, s.stop + o) for s, o in zip(inner, offset, strict=True))]
+        pair = (first > 0) & (second > 0)
+        keys.append((a * n_levels + first[pair] - 1) * n_levels + second[pair] - 1)
+    flat = np.concatenate(keys) if keys else np.zeros(0, np.intp)
+    counts = np.bincount(flat, minlength=len(offsets) * n_levels**2).reshape(len(offsets), n_levels, n_levels)
+    return counts + counts.swapaxes(1, 2) if symmetrical else counts
+
+
+def glcm_matrix_features(counts: np.ndarray, grey: np.ndarray, n_g: int) -> dict[str, np.ndarray]:
+    """Return PyRadiomics' 24 GLCM features of each matrix of the stack ``counts`` (M, n, n).
+
+    ``grey`` (n,) are the grey levels of the rows and columns (empty levels already removed), ``n_g`` the
+    ``N_g`` of Idn and Idmn. Logarithms are ``log2(x + eps)``, eps the float64 machine epsilon.
+    """
+    p = counts / counts.sum(axis=(1, 2), keepdims=True)
+    i, j = grey[:, None].astype(float), grey[None, :].astype(float)
+    px, py = p.sum(axis=2), p.sum(axis=1)
+    ux, uy = px @ grey, py @ grey
+    sx = np.sqrt(px @ grey**2 - ux**2)
+    sy = np.sqrt(py @ grey**2 - uy**2)
+    diff = np.abs(i - j).astype(np.intp)
+    total = (i + j).astype(np.intp)
+    p_diff = _bin_sums(p, diff, int(diff.max()) + 1)
+    p_sum = _bin_sums(p, total, int(total.max()) + 1)
+    k_diff = np.arange(p_diff.shape[1], dtype=float)
+    k_sum = np.arange(p_sum.shape[1], dtype=float)
+    hx = -(px * np.log2(px + _EPS)).sum(axis=1)
+    hy = -(py * np.log2(py + _EPS)).sum(axis=1)
+    pxpy = px[:, :, None] * py[:, None, :]
+    hxy = -(p * np.log2(p + _EPS)).sum(axis=(1, 2))
+    hxy1 = -(p * np.log2(pxpy + _EPS)).sum(axis=(1, 2))
+    hxy2 = -(pxpy * np.log2(pxpy + _EPS)).sum(axis=(1, 2))
+    centred = i[None] + j[None] - (ux + uy)[:, None, None]
+    diff_avg = p_diff @ k_diff
+    sum_ij = lambda w: (p * w).sum(axis=(1, 2))  # noqa: E731
+    sxy = sx * sy
+    correlation = np.divide(sum_ij(i * j) - ux * uy, sxy, out=np.ones_like(sxy), where=sxy > 0)
+    max_h = np.maximum(hx, hy)
+    return {
+        "Autocorrelation": sum_ij(i * j),
+        "JointAverage": ux,
+        "ClusterProminence": sum_ij(centred**4),
+        "ClusterShade": sum_ij(centred**3),
+        "ClusterTendency": sum_ij(centred**2),
+        "Contrast": sum_ij((i - j) ** 2),
+        "Correlation": correlation,
+        "DifferenceAverage": diff_avg,
+        "DifferenceEntropy": -(p_diff * np.log2(p_diff + _EPS)).sum(axis=1),
+        "DifferenceVariance": ((k_diff[None] - diff_avg[:, None]) ** 2 * p_diff).sum(axis=1),
+        "JointEnergy": (p**2).sum(axis=(1, 2)),
+        "JointEntropy": hxy,
+        "Imc1": np.divide(hxy - hxy1, max_h, out=np.zeros_like(max_h), where=max_h > 0),
+        "Imc2": np.sqrt(np.clip(1.0 - np.exp(-2.0 * (hxy2 - hxy)), 0.0, None)),
+        "Idm": p_diff @ (1.0 / (1.0 + k_diff**2)),
+        "MCC": _mcc(p, px, py),
+        "Idmn": p_diff @ (1.0 / (1.0 + k_diff**2 / n_g**2)),
+        "Id": p_diff @ (1.0 / (1.0 + k_diff)),
+        "Idn": p_diff @ (1.0 / (1.0 + k_diff / n_g)),
+        "InverseVariance": p_diff[:, 1:] @ (1.0 / k_diff[1:] ** 2),
+        "MaximumProbability": p.max(axis=(1, 2)),
+        "SumAverage": p_sum @ k_sum,
+        "SumEntropy": -(p_sum * np.log2(p_sum + _EPS)).sum(axis=1),
+        "SumSquares": ((grey[None] - ux[:, None]) ** 2 * px).sum(axis=1),
+    }
+
+
+def _bin_sums(p: np.ndarray, bins: np.ndarray, n_bins: int) -> np.ndarray:
+    keys = np.arange(len(p))[:, None, None] * n_bins + bins[None]
+    return np.bincount(keys.ravel(), weights=p.ravel(), minlength=len(p) * n_bins).reshape(len(p), n_bins)
+
+
+def _mcc(p: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """Return sqrt of the second largest eigenvalue of ``Q_ij = sum_k p_ik p_jk / (p_x(i) p_y(k))``."""
+    a = np.divide(p, px[:, :, None], out=np.zeros_like(p), where=px[:, :, None] > 0)
+    b = np.divide(p, py[:, None, :], out=np.zeros_like(p), where=py[:, None, :] > 0)
+    q = a @ b.swapaxes(1, 2)
+    if q.shape[-1] < 2:
+        return np.ones(len(p))
+    eigenvalues = np.sort(np.linalg.eigvals(q).real, axis=1)
+    return np.sqrt(np.clip(eigenvalues[:, -2], 0.0, None))
+
+
+def glcm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any]) -> dict[str, float]:
+    """Return PyRadiomics' GLCM features (by name) of grey levels ``levels`` in ``mask``, slices along k."""
+    n_levels = int(levels[mask].max())
+    offsets = glcm_angles(setting["distances"], bool(setting["force2D"]))
+    counts = cooccurrence_counts(
+        levels, mask, offsets, n_levels=n_levels, symmetrical=bool(setting["symmetricalGLCM"])
+    )
+    present = counts.sum(axis=(0, 2)) + counts.sum(axis=(0, 1)) > 0
+    counts = counts[:, present][:, :, present]
+    grey = np.arange(1, n_levels + 1)[present]
+    if setting["weightingNorm"] == "no_weighting":
+        counts = counts.sum(axis=0, keepdims=True)
+    counts = counts[counts.sum(axis=(1, 2)) > 0]
+    return _mean_over_matrices(glcm_matrix_features(counts, grey, n_levels))
+
+
+def _mean_over_matrices(values: Mapping[str, np.ndarray]) -> dict[str, float]:
+    result = {}
+    for name, per_matrix in values.items():
+        finite = per_matrix[np.isfinite(per_matrix)]
+        result[name] = float(finite.mean()) if finite.size else float("nan")
+    return result
+
+
+# --- Other texture families, through LAI's IBSI modules ---
+
+
+def _named(module: Any, values: Mapping[str, float]) -> dict[str, float]:
+    return {f.pyradiomics: values[f.base_tag] for f in module.FEATURES if f.pyradiomics}
+
+
+def glrlm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any]) -> dict[str, float]:
+    """Return PyRadiomics' GLRLM features: runs per direction, features averaged over directions."""
+    plane = "2_5D" if setting["force2D"] else "3D"
+    merge = "comb" if setting["weightingNorm"] == "no_weighting" else "avg"
+    values = glrlm.glrlm_features(
+        levels, mask, n_levels=int(levels[mask].max()), aggregation=f"{plane}_{merge}", spacing=(1, 1, 1)
+    )
+    return _named(glrlm, values)
+
+
+def glszm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any]) -> dict[str, float]:
+    """Return PyRadiomics' GLSZM features: one matrix of 26-connected zones (8 in plane with force2D)."""
+    values = glszm.glszm_features(
+        levels,
+        mask,
+        n_levels=int(levels[mask].max()),
+        aggregation="2_5D" if setting["force2D"] else "3D",
+        spacing=(1, 1, 1),
+    )
+    return _named(glszm, values)
+
+
+def ngtdm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any]) -> dict[str, float]:
+    """Return PyRadiomics' NGTDM features: one matrix over the 26 neighbours (8 in plane with force2D)."""
+    values = ngtdm.ngtdm_features(
+        levels,
+        mask,
+        n_levels=int(levels[mask].max()),
+        aggregation="2_5D" if setting["force2D"] else "3D",
+        spacing=(1, 1, 1),
+    )
+    return _named(ngtdm, values)
+
+
+def gldm_family(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any]) -> dict[str, float]:
+    """Return PyRadiomics' GLDM features with dependence within ``gldm_a``, the centre counted."""
+    return gldm_features(
+        levels,
+        mask,
+        n_levels=int(levels[mask].max()),
+        alpha=setting["gldm_a"],
+        in_plane=bool(setting["force2D"]),
+    )
+
+
+_TEXTURE: dict[str, Callable[[np.ndarray, np.ndarray, Mapping[str, Any]], dict[str, float]]] = {
+    "glcm": glcm_features,
+    "glrlm": glrlm_features,
+    "glszm": glszm_features,
+    "gldm": gldm_family,
+    "ngtdm": ngtdm_features,
+}
+
+
+# --- Extraction ---
+
+
+def pyradiomics_features(
+    image: Image | str | os.PathLike[str],
+    mask: Image | str | os.PathLike[str],
+    params: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    *,
+    label: int | None = None,
+) -> dict[str, float]:
+    """Return ``{original_<family>_<Feature>: value}`` as PyRadiomics computes them with ``params``.
+
+    Parameters
+    ----------
+    image
+        The image, or the path of a file ``lai.imaging.load_image`` reads.
+    mask
+        An integer label map (or its path), resampled by nearest neighbour onto the image grid if needed.
+    params
+        PyRadiomics parameters (see :func:`read_pyradiomics_params`); ``None`` for PyRadiomics' defaults.
+    label
+        The region's value in ``mask``; default the ``label`` setting (PyRadiomics default 1).
+
+    Examples
+    --------
+    >>> features = pyradiomics_features("t2w.nrrd", "lesion.nrrd", {"binWidth": 25})  # doctest: +SKIP
+    >>> features["original_glcm_Contrast"]                                            # doctest: +SKIP
+    """
+    parsed = read_pyradiomics_params(params if params is not None else {})
+    setting = parsed["setting"]
+    label = setting["label"] if label is None else int(label)
+    image_obj, image_name = _as_image(image)
+    mask_obj, mask_name = _as_image(mask)
+    source = f"image {image_name}, mask {mask_name}"
+    region = _require_label(labels_on_grid(mask_obj, image_obj.grid, source=source), label, source)
+    intensities = np.asarray(image_obj.array, dtype=np.float64)
+    values = intensities[region]
+    levels = np.zeros(region.shape, dtype=np.int64)
+    levels[region] = pyradiomics_levels(values, setting)
+    # PyRadiomics' force2Ddimension counts axes of its (z, y, x) array; LAI arrays are (x, y, z) and the
+    # texture modules cut slices along the last axis.
+    slice_axis = 2 - int(setting["force2Ddimension"])
+    texture_levels = np.moveaxis(levels, slice_axis, -1)
+    texture_mask = np.moveaxis(region, slice_axis, -1)
+    features: dict[str, float] = {}
+    for family, wanted in parsed["featureClass"].items():
+        if family == "firstorder":
+            computed = firstorder.firstorder_features(
+                values,
+                voxel_volume=image_obj.grid.voxel_volume(),
+                bin_width=setting["binWidth"],
+                bin_count=setting["binCount"],
+                shift=float(setting["voxelArrayShift"]),
+            )
+        elif family == "shape":
+            computed = shape.shape_features(region, image_obj.affine)
+        else:
+            computed = _TEXTURE[family](texture_levels, texture_mask, setting)
+        missing = sorted(set(wanted or ()) - set(computed))
+        if missing:
+            msg = f"Unknown {family} feature(s) {missing}; known: {sorted(computed)}"
+            raise RadiomicsError(msg)
+        features.update(
+            {
+                f"original_{family}_{name}": value
+                for name, value in computed.items()
+                if not wanted or name in wanted
+            }
+        )
+    return features
