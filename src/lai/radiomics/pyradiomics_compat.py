@@ -17,12 +17,17 @@ from its documented definitions (pyradiomics.readthedocs.io, "Radiomic Features"
   summed matrix with ``no_weighting``);
 - GLSZM: 26-connected zones (8 in plane); GLDM: dependence on the 26 (8) neighbours within ``gldm_a``,
   the centre counted; NGTDM: the 26 (8) neighbours;
-- first order: ``voxelArrayShift`` (default 0) before Energy, TotalEnergy and RootMeanSquared.
+- first order: ``voxelArrayShift`` (default 0) before Energy, TotalEnergy and RootMeanSquared;
+- ``normalize``: the whole image becomes ``(x - mean) / sd * normalizeScale``, sd with N - 1 (as
+  SimpleITK's Normalize, which PyRadiomics calls);
+- ``resegmentRange`` ``[low]`` or ``[low, high]`` (inclusive) keeps the ROI voxels in that range, read by
+  ``resegmentMode``: ``absolute`` intensities (default), ``relative`` fractions of the ROI maximum, or
+  ``sigma`` multiples of the ROI's standard deviation (N) around its mean. Every family but ``shape``
+  uses the resegmented ROI (PyRadiomics' default ``resegmentShape: False``).
 
-Settings that change the image or the mask (``resampledPixelSpacing``, ``normalize``, ``resegmentRange``,
-``removeOutliers``) and image types other than ``Original`` (LoG, Wavelet, ...) are not part of this mode
-and are refused by name. Settings that only matter for those (``interpolator``, ``padDistance``,
-``normalizeScale``, ...) or only add diagnostics are accepted and ignored.
+Resampling (``resampledPixelSpacing``), ``removeOutliers`` and image types other than ``Original`` (LoG,
+Wavelet, ...) are not part of this mode and are refused by name. Settings that only matter for those
+(``interpolator``, ``padDistance``, ...) or only add diagnostics are accepted and ignored.
 
 ``params`` follow PyRadiomics' parameter files: a mapping with sections ``imageType``, ``featureClass``
 and ``setting`` (see :func:`read_pyradiomics_params`), the path of such a YAML file, or a flat mapping of
@@ -63,24 +68,20 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "gldm_a": 0,
     "voxelArrayShift": 0,
     "label": 1,
+    "normalize": False,
+    "normalizeScale": 1,
+    "resegmentRange": None,
+    "resegmentMode": "absolute",
 }
 """PyRadiomics' defaults for the settings this mode uses."""
 
-_REFUSED_UNLESS_OFF: dict[str, object] = {
-    "resampledPixelSpacing": None,
-    "normalize": False,
-    "resegmentRange": None,
-    "removeOutliers": None,
-}
-"""Settings that change the image or the mask; this mode accepts them only at the value that disables them."""
+_REFUSED_UNLESS_OFF: dict[str, object] = {"resampledPixelSpacing": None, "removeOutliers": None}
+"""Settings this mode accepts only at the value that disables them."""
 
 _IGNORED = frozenset(
     {
         "interpolator",
         "padDistance",
-        "normalizeScale",
-        "resegmentMode",
-        "resegmentShape",
         "preCrop",
         "minimumROIDimensions",
         "minimumROISize",
@@ -94,6 +95,7 @@ _IGNORED = frozenset(
 """PyRadiomics settings without effect here (they act only with resampling, filters or diagnostics)."""
 
 _WEIGHTING_NORMS = (None, "no_weighting")
+_RESEGMENT_MODES = ("absolute", "relative", "sigma")
 _EPS = float(np.spacing(1))
 _SECTIONS = frozenset({"imageType", "featureClass", "setting"})
 
@@ -166,11 +168,8 @@ def _load(path: str | os.PathLike[str]) -> Mapping[str, Any]:
 
 def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
     for key, off in _REFUSED_UNLESS_OFF.items():
-        if key in given and given[key] != off and given[key] is not off:
-            msg = (
-                f"Setting {key}={given[key]!r} changes the image or mask, which the PyRadiomics "
-                f"compatibility mode does not do yet; leave it at {off!r}"
-            )
+        if key in given and given[key] is not off:
+            msg = f"Setting {key}={given[key]!r} is not part of the PyRadiomics compatibility mode yet; leave it at {off!r}"
             raise PyRadiomicsParamsError(msg)
     unknown = sorted(set(given) - set(DEFAULT_SETTINGS) - set(_REFUSED_UNLESS_OFF) - _IGNORED)
     if unknown:
@@ -188,6 +187,13 @@ def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
     if merged["force2Ddimension"] not in (0, 1, 2):
         msg = f"Setting force2Ddimension must be 0, 1 or 2, found {merged['force2Ddimension']!r}"
         raise PyRadiomicsParamsError(msg)
+    reseg = merged["resegmentRange"]
+    if reseg is not None and (len(reseg) not in (1, 2) or (len(reseg) == 2 and reseg[0] > reseg[1])):
+        msg = f"Setting resegmentRange must be [low] or [low, high] with low <= high, found {reseg!r}"
+        raise PyRadiomicsParamsError(msg)
+    if merged["resegmentMode"] not in _RESEGMENT_MODES:
+        msg = f"Setting resegmentMode={merged['resegmentMode']!r}: use one of {list(_RESEGMENT_MODES)}"
+        raise PyRadiomicsParamsError(msg)
     distances = [int(d) for d in merged["distances"]]
     if not distances or min(distances) < 1:
         msg = f"Setting distances must be positive integers, found {merged['distances']!r}"
@@ -198,7 +204,28 @@ def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-# --- Grey levels ---
+# --- Intensities, ROI and grey levels ---
+
+
+def normalised(intensities: np.ndarray, scale: float) -> np.ndarray:
+    """Return ``(x - mean) / sd * scale`` over the whole image, sd with N - 1 (SimpleITK's Normalize)."""
+    return (intensities - intensities.mean()) / intensities.std(ddof=1) * scale
+
+
+def resegmented(
+    region: np.ndarray, intensities: np.ndarray, bounds: Sequence[float], mode: str
+) -> np.ndarray:
+    """Return the ROI voxels whose intensity lies in ``bounds`` ([low] or [low, high], inclusive).
+
+    ``mode`` reads the bounds as intensities (``absolute``), fractions of the ROI maximum (``relative``)
+    or multiples of the ROI's standard deviation around its mean (``sigma``).
+    """
+    values = intensities[region]
+    scale = {"absolute": (0.0, 1.0), "relative": (0.0, values.max()), "sigma": (values.mean(), values.std())}
+    offset, unit = scale[mode]
+    low = offset + bounds[0] * unit
+    high = offset + bounds[1] * unit if len(bounds) > 1 else np.inf
+    return region & (intensities >= low) & (intensities <= high)
 
 
 def pyradiomics_levels(values: np.ndarray, setting: Mapping[str, Any]) -> np.ndarray:
@@ -375,8 +402,16 @@ def glszm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, A
     return _named(glszm, values)
 
 
+_NGTDM_FLAT_REGION = {"Coarseness": 1e6, "Contrast": 0.0, "Busyness": 0.0, "Strength": 0.0}
+"""PyRadiomics' documented NGTDM values where a denominator is 0 (a region of one grey level: no
+difference to neighbourhoods), which IBSI and LAI leave undefined (NaN)."""
+
+
 def ngtdm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any]) -> dict[str, float]:
-    """Return PyRadiomics' NGTDM features: one matrix over the 26 neighbours (8 in plane with force2D)."""
+    """Return PyRadiomics' NGTDM features: one matrix over the 26 neighbours (8 in plane with force2D).
+
+    Undefined (0/0) features take PyRadiomics' flat-region values (:data:`_NGTDM_FLAT_REGION`).
+    """
     values = ngtdm.ngtdm_features(
         levels,
         mask,
@@ -384,7 +419,8 @@ def ngtdm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, A
         aggregation="2_5D" if setting["force2D"] else "3D",
         spacing=(1, 1, 1),
     )
-    return _named(ngtdm, values)
+    named = _named(ngtdm, values)
+    return {name: _NGTDM_FLAT_REGION.get(name, v) if np.isnan(v) else v for name, v in named.items()}
 
 
 def gldm_family(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any]) -> dict[str, float]:
@@ -441,8 +477,16 @@ def pyradiomics_features(
     image_obj, image_name = _as_image(image)
     mask_obj, mask_name = _as_image(mask)
     source = f"image {image_name}, mask {mask_name}"
-    region = _require_label(labels_on_grid(mask_obj, image_obj.grid, source=source), label, source)
+    labelled = _require_label(labels_on_grid(mask_obj, image_obj.grid, source=source), label, source)
     intensities = np.asarray(image_obj.array, dtype=np.float64)
+    if setting["normalize"]:
+        intensities = normalised(intensities, float(setting["normalizeScale"]))
+    region = labelled
+    if setting["resegmentRange"] is not None:
+        region = resegmented(labelled, intensities, setting["resegmentRange"], setting["resegmentMode"])
+        if not region.any():
+            msg = f"Resegmentation {setting['resegmentRange']} ({setting['resegmentMode']}) leaves no voxel ({source})"
+            raise RadiomicsError(msg)
     values = intensities[region]
     levels = np.zeros(region.shape, dtype=np.int64)
     levels[region] = pyradiomics_levels(values, setting)
@@ -462,7 +506,7 @@ def pyradiomics_features(
                 shift=float(setting["voxelArrayShift"]),
             )
         elif family == "shape":
-            computed = shape.shape_features(region, image_obj.affine)
+            computed = shape.shape_features(labelled, image_obj.affine)
         else:
             computed = _TEXTURE[family](texture_levels, texture_mask, setting)
         missing = sorted(set(wanted or ()) - set(computed))
