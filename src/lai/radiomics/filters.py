@@ -89,7 +89,8 @@ def laplacian_of_gaussian(
     :math:`|n_a| \le \lfloor \mathrm{truncate}\,\sigma_a + 0.5 \rfloor` (IBSI 2: 4 sigma). The kernel is
     separable, so the response is computed with seven 1D passes instead of one 3D convolution. It is not
     renormalised after truncation: like IBSI 2's kernel its sum is a small negative number (about
-    :math:`-10^{-4}/\sigma^2`), so a constant image gives a small non-zero response.
+    :math:`-2 \cdot 10^{-4}` per voxel squared for sigmas of 1-4 voxels), so a constant image gives a small
+    non-zero response; a linear ramp adds nothing to it.
 
     Parameters
     ----------
