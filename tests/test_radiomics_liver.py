@@ -259,3 +259,33 @@ def test_hemangiomas_and_cysts_have_higher_adc_than_hccs_and_metastases(cohort: 
     benign = cohort[cohort["diagnosis"].isin(["hem", "cyst"])]["context:adc_mean"]
     assert len(malignant) >= 2 and len(benign) >= 2
     assert benign.mean() > malignant.mean()
+
+
+def test_a_lesion_missing_from_a_coarse_grid_gives_nan_there(tmp_path: Path) -> None:
+    coarse = np.diag([6.0, 6.0, 6.0, 1.0])
+    coarse[:3, 3] = 3.0  # samples at x = 3 + 6n mm: never on fine voxel 40 (x = 40 mm)
+    mask = np.zeros(SHAPE, dtype=np.uint8)
+    mask[LESION_BOXES[1]] = 1
+    mask[40, 40, 3] = 2
+    files = {lesion_mask_relpath("c1"): save_image(Image(mask, AFFINE), tmp_path / lesion_mask_relpath("c1"))}
+    for sequence, affine, shape in (
+        ("portal", AFFINE, SHAPE),
+        ("arterial", coarse, (8, 8, 6)),
+        ("adc", coarse, (8, 8, 6)),
+    ):
+        rel = image_relpath("c1", sequence)
+        files[rel] = save_image(Image(np.full(shape, LIVER[sequence], np.float32), affine), tmp_path / rel)
+    lesions = LESIONS.iloc[:2].assign(diameter_mm=[20.0, 1.0])
+    dataset = write_index(tmp_path, name="coarse", cases=CASES.iloc[:1], lesions=lesions, files=files)
+    frame = extract_dataset(dataset, scheduler="sync", liver_features=True).frame.set_index("lesion_id")
+    measured = [
+        "context:adc_mean",
+        "context:adc_min",
+        "kinetics:arterial_peritumoral_to_liver_ratio",  # the face neighbours, though 6 mm > 5 mm
+        "kinetics:washout_portal",
+    ]
+    assert frame.loc["c1-2", [*measured, "kinetics:arterial_rim_to_core_ratio"]].isna().all()
+    assert frame.loc["c1-1", measured].notna().all()
+    assert frame.loc["c1-1", "kinetics:arterial_peritumoral_to_liver_ratio"] == pytest.approx(1.0)
+    assert np.isnan(frame.loc["c1-1", "kinetics:arterial_rim_to_core_ratio"])  # 2 x 2 x 3 samples: no core
+    assert frame.loc["c1-2", "context:size_rank"] == 2.0

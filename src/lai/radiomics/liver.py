@@ -104,10 +104,16 @@ def shell_and_core(
 def peritumoral_ring(
     lesion: np.ndarray, spacing: Sequence[float], outer_mm: float = PERITUMORAL_MM
 ) -> np.ndarray:
-    """Return the voxels outside ``lesion`` whose centres lie within ``outer_mm`` of a lesion voxel centre."""
+    """Return the voxels outside ``lesion`` within ``outer_mm`` of it, at least its face neighbours.
+
+    A voxel belongs to the ring when its centre lies within ``outer_mm`` of a lesion voxel centre
+    (anisotropic distance, ``spacing``) or when it shares a face with the lesion, so that the ring is at
+    least one voxel thick on grids coarser than ``outer_mm``.
+    """
     lesion = np.asarray(lesion, dtype=bool)
     distance = ndimage.distance_transform_edt(~lesion, sampling=tuple(float(s) for s in spacing))
-    return ~lesion & (distance <= outer_mm + _TOLERANCE_MM)
+    touching = ndimage.binary_dilation(lesion, structure=_FACES)
+    return ~lesion & ((distance <= outer_mm + _TOLERANCE_MM) | touching)
 
 
 def sequence_features(
