@@ -230,7 +230,7 @@ def test_wavelets_reject_bad_inputs_naming_them() -> None:
 # --- Filtering a crop around the lesion ---
 
 SPACING = (0.8, 0.8, 2.5)
-SHAPE = (56, 60, 24)
+SHAPE = (80, 80, 40)
 
 
 def lesion_image(centre: tuple[int, int, int]) -> tuple[Image, np.ndarray]:
@@ -241,7 +241,7 @@ def lesion_image(centre: tuple[int, int, int]) -> tuple[Image, np.ndarray]:
     return Image(array, np.diag([*SPACING, 1.0])), mask
 
 
-LESIONS = {"middle": (28, 30, 12), "touching the border": (2, 57, 1)}
+LESIONS = {"middle": (40, 40, 20), "touching the border": (2, 77, 1)}
 FILTERS = {
     "log 1.5 mm": (
         functools.partial(laplacian_of_gaussian, spacing=SPACING, sigma_mm=1.5),
@@ -271,20 +271,33 @@ def test_filtering_the_crop_equals_filtering_the_whole_image_inside_the_lesion(
     filter_fn, margin = FILTERS[filter_label]
     filter_fn = functools.partial(filter_fn, padding=padding)
     cropped, crop = filtered_in_crop(image, mask, filter_fn, margin, padding=padding)
+    starts, stops = [part.start for part in crop], [part.stop for part in crop]
+    touches_border = min(starts) == 0 or any(stop == n for stop, n in zip(stops, SHAPE, strict=True))
+    assert touches_border == (lesion == "touching the border")
     whole = as_maps(filter_fn(image.array))
     for name, values in as_maps(cropped).items():
         assert values.shape == image.array[crop].shape
         np.testing.assert_allclose(values[mask[crop]], whole[name][mask], rtol=0, atol=1e-10, err_msg=name)
 
 
+@pytest.mark.parametrize("lesion", sorted(LESIONS))
+def test_rotation_invariant_wavelets_on_the_crop_equal_the_whole_image_inside_the_lesion(lesion: str) -> None:
+    image, mask = lesion_image(LESIONS[lesion])
+    filter_fn = functools.partial(wavelet_subbands, wavelet="haar", rotation_invariant=True)
+    cropped, crop = filtered_in_crop(image, mask, filter_fn, wavelet_margin_mm("haar", SPACING))
+    whole = filter_fn(image.array)
+    for name in SUBBANDS:
+        np.testing.assert_allclose(cropped[name][mask[crop]], whole[name][mask], rtol=0, atol=1e-10)
+
+
 def test_the_crop_is_the_lesion_box_widened_by_the_margin_plus_one_voxel() -> None:
     image, mask = lesion_image(LESIONS["middle"])
     # lesion radius 6 mm: 7 voxels along i, j (0.8 mm), 2 along k (2.5 mm); margin 4 mm -> 5, 5, 2 voxels + 1
-    assert filter_crop(image, mask, 4.0) == (slice(15, 42), slice(17, 44), slice(7, 18))
+    assert filter_crop(image, mask, 4.0) == (slice(27, 54), slice(27, 54), slice(15, 26))
     image, mask = lesion_image(LESIONS["touching the border"])
-    assert filter_crop(image, mask, 4.0) == (slice(0, 16), slice(44, 60), slice(0, 7))
+    assert filter_crop(image, mask, 4.0) == (slice(0, 16), slice(64, 80), slice(0, 7))
     # periodic padding wraps to the far side, so an axis the box reaches an edge of is kept whole
-    assert filter_crop(image, mask, 4.0, padding="periodic") == (slice(0, 56), slice(0, 60), slice(0, 24))
+    assert filter_crop(image, mask, 4.0, padding="periodic") == (slice(0, 80), slice(0, 80), slice(0, 40))
 
 
 def test_a_crop_narrower_than_the_filter_support_changes_the_lesion_values() -> None:
