@@ -125,6 +125,19 @@ def test_parameter_file_is_read_with_pyradiomics_defaults(tmp_path: Path) -> Non
     assert (setting["distances"], setting["gldm_a"], setting["weightingNorm"]) == ([1], 0, None)
 
 
+def test_original_image_type_settings_override_the_setting_section() -> None:
+    params = read_pyradiomics_params(
+        {"imageType": {"Original": {"binWidth": 10}}, "setting": {"binWidth": 5}}
+    )
+    assert params["setting"]["binWidth"] == 10
+    assert set(params["featureClass"]) == {"firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm"}
+
+
+def test_voxel_based_parameter_section_is_refused_by_name() -> None:
+    with pytest.raises(PyRadiomicsParamsError, match="voxelSetting"):
+        read_pyradiomics_params({"setting": {}, "voxelSetting": {"kernelRadius": 2}})
+
+
 @pytest.mark.parametrize("image_type", ["LoG", "Wavelet"])
 def test_filtered_image_types_are_refused_by_name(image_type: str) -> None:
     with pytest.raises(PyRadiomicsParamsError, match=image_type):

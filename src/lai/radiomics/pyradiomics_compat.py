@@ -110,15 +110,17 @@ class PyRadiomicsParamsError(ValueError):
 def read_pyradiomics_params(params: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
     """Return validated parameters ``{"imageType", "featureClass", "setting"}`` from a file or mapping.
 
-    ``featureClass`` maps each enabled family to ``None`` (every feature) or a list of feature names;
-    ``setting`` holds every setting this mode uses, PyRadiomics' defaults filled in. A mapping without
-    the three sections is taken as the ``setting`` section, with every family enabled.
+    ``featureClass`` maps each enabled family to ``None`` (every feature) or a list of feature names
+    (default: every family); ``setting`` holds every setting this mode uses, PyRadiomics' defaults filled
+    in, and the custom settings of ``imageType: {Original: {...}}`` override it, as in PyRadiomics. A
+    mapping with none of the three sections is taken as the ``setting`` section.
 
     Raises
     ------
     PyRadiomicsParamsError
-        For an image type other than ``Original`` (named), an unknown family, or a setting this mode
-        cannot follow (resampling, normalisation, resegmentation, an unknown ``weightingNorm``, ...).
+        For an image type other than ``Original`` (named), an unknown section (``voxelSetting``), family or
+        setting, or a setting this mode cannot follow (resampling, ``removeOutliers``, a ``weightingNorm``
+        other than None and ``no_weighting``, ...).
 
     Examples
     --------
@@ -126,8 +128,12 @@ def read_pyradiomics_params(params: Mapping[str, Any] | str | os.PathLike[str]) 
     10
     """
     raw = _load(params) if not isinstance(params, Mapping) else params
-    if not set(raw) <= _SECTIONS:
+    if not set(raw) & _SECTIONS:
         raw = {"setting": raw}
+    sections = sorted(str(name) for name in set(raw) - _SECTIONS)
+    if sections:
+        msg = f"Unknown or unsupported parameter section(s) {sections}; supported: {sorted(_SECTIONS)}"
+        raise PyRadiomicsParamsError(msg)
     image_types = raw.get("imageType") or {"Original": {}}
     refused = sorted(str(name) for name in image_types if name not in IMAGE_TYPES)
     if refused:
@@ -143,10 +149,11 @@ def read_pyradiomics_params(params: Mapping[str, Any] | str | os.PathLike[str]) 
     if unknown:
         msg = f"Feature class(es) {unknown} are not part of this mode; supported: {list(FAMILIES)}"
         raise PyRadiomicsParamsError(msg)
+    custom = dict(image_types.get("Original") or {})
     return {
-        "imageType": {"Original": dict(image_types["Original"] or {})},
+        "imageType": {"Original": custom},
         "featureClass": {name: (list(names) if names else None) for name, names in feature_class.items()},
-        "setting": _settings(raw.get("setting") or {}),
+        "setting": _settings({**(raw.get("setting") or {}), **custom}),
     }
 
 
@@ -301,7 +308,10 @@ def glcm_matrix_features(counts: np.ndarray, grey: np.ndarray, n_g: int) -> dict
     hxy2 = -(pxpy * np.log2(pxpy + _EPS)).sum(axis=(1, 2))
     centred = i[None] + j[None] - (ux + uy)[:, None, None]
     diff_avg = p_diff @ k_diff
-    sum_ij = lambda w: (p * w).sum(axis=(1, 2))  # noqa: E731
+
+    def sum_ij(weights: np.ndarray) -> np.ndarray:
+        return (p * weights).sum(axis=(1, 2))
+
     sxy = sx * sy
     correlation = np.divide(sum_ij(i * j) - ux * uy, sxy, out=np.ones_like(sxy), where=sxy > 0)
     max_h = np.maximum(hx, hy)
