@@ -44,12 +44,12 @@ ADC_TO_1E3 = 1e-3
 LATE_PHASES: tuple[str, ...] = ("delayed", "transitional")
 """The phase after the portal venous one: delayed (extracellular agent), else transitional (gadoxetate)."""
 
-_ENHANCEMENT: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("kinetics:washin_arterial", "t1_pre", ("arterial",)),
-    ("kinetics:washout_portal", "arterial", ("portal",)),
-    ("kinetics:washout_delayed", "portal", LATE_PHASES),
+_ENHANCEMENT: tuple[tuple[str, str, tuple[str, ...], float], ...] = (
+    ("kinetics:washin_arterial", "t1_pre", ("arterial",), 1.0),
+    ("kinetics:washout_portal", "arterial", ("portal",), -1.0),
+    ("kinetics:washout_delayed", "portal", LATE_PHASES, -1.0),
 )
-"""Column, phase before, phase(s) after: washin is (r_after - r_before) / r_before, washout the negative."""
+"""Column, phase before, phase(s) after (first present), sign: sign * (r_after - r_before) / r_before."""
 
 _TOLERANCE_MM = 1e-6
 _FACES = ndimage.generate_binary_structure(3, 1)
@@ -62,7 +62,7 @@ def liver_feature_columns(sequences: Sequence[str]) -> list[str]:
     for phase in DYNAMIC_PHASES:
         if phase in present:
             columns += [rim_to_core_column(phase), peritumoral_column(phase)]
-    for column, before, after in _ENHANCEMENT:
+    for column, before, after, _ in _ENHANCEMENT:
         if before in present and present.intersection(after):
             columns.append(column)
     if "t2w" in present:
@@ -183,11 +183,12 @@ def enhancement_features(ratios: Mapping[str, float]) -> dict[str, float]:
     ``washout_delayed = (r_portal - r_late) / r_portal`` with late = delayed, else transitional.
     Positive washout: the lesion loses signal relative to the liver. A missing phase gives NaN.
     """
+    nan = float("nan")
     result = {}
-    for column, before, after in _ENHANCEMENT:
-        later = next((ratios[p] for p in after if _finite(ratios.get(p))), float("nan"))
-        change = _ratio(later - ratios.get(before, float("nan")), ratios.get(before, float("nan")))
-        result[column] = change if column.endswith("_arterial") else -change
+    for column, before, after, sign in _ENHANCEMENT:
+        r_before = ratios.get(before, nan)
+        r_after = next((ratios[p] for p in after if _finite(ratios.get(p))), nan)
+        result[column] = sign * _ratio(r_after - r_before, r_before)
     return result
 
 
