@@ -158,6 +158,21 @@ def test_unsupported_or_unknown_settings_are_refused_by_name(setting: dict[str, 
         read_pyradiomics_params({"setting": setting})
 
 
+@pytest.mark.parametrize(("family", "distances"), [("glrlm", [1, 2]), ("gldm", [2]), ("ngtdm", [1, 3])])
+def test_distances_a_family_cannot_follow_are_refused(family: str, distances: list[int]) -> None:
+    with pytest.raises(PyRadiomicsParamsError, match=family):
+        compat_features("breast1", family, {"distances": distances})
+
+
+def test_gldm_distances_one_to_two_use_the_radius_two_neighbourhood() -> None:
+    levels = np.ones((5, 1, 1), dtype=np.int64)
+    near = gldm_features(levels, levels > 0, n_levels=1, in_plane=True)
+    far = gldm_features(levels, levels > 0, n_levels=1, distance=2, in_plane=True)
+    # A line of 5: dependence (with the centre) 2, 3, 3, 3, 2 at radius 1; 3, 4, 5, 4, 3 at radius 2.
+    assert near["LargeDependenceEmphasis"] == pytest.approx((4 + 9 * 3 + 4) / 5)
+    assert far["LargeDependenceEmphasis"] == pytest.approx((9 + 16 + 25 + 16 + 9) / 5)
+
+
 def test_unknown_feature_class_is_refused() -> None:
     with pytest.raises(PyRadiomicsParamsError, match="glcmx"):
         read_pyradiomics_params({"featureClass": {"glcmx": None}})

@@ -14,16 +14,17 @@ from its documented definitions (pyradiomics.readthedocs.io, "Radiomic Features"
   matrix are removed; features are computed per angle and averaged (``weightingNorm`` None), or on the sum
   of the angles' matrices (``weightingNorm: no_weighting``);
 - GLRLM: runs along the 13 (or 4 in-plane) unit directions, features per direction averaged (or on the
-  summed matrix with ``no_weighting``);
-- GLSZM: 26-connected zones (8 in plane); GLDM: dependence on the 26 (8) neighbours within ``gldm_a``,
-  the centre counted; NGTDM: the 26 (8) neighbours;
+  summed matrix with ``no_weighting``); only ``distances: [1]`` is followed here;
+- GLSZM: 26-connected zones (8 in plane); GLDM: dependence on the neighbours within ``gldm_a``, the
+  centre counted; NGTDM: the neighbours' mean. Their neighbours are PyRadiomics' angles of ``distances``
+  in both senses: 26 (8 in plane) for [1]; ``distances`` must be 1..D (a Chebyshev ball);
 - first order: ``voxelArrayShift`` (default 0) before Energy, TotalEnergy and RootMeanSquared;
 - ``normalize``: the whole image becomes ``(x - mean) / sd * normalizeScale``, sd with N - 1 (as
   SimpleITK's Normalize, which PyRadiomics calls);
 - ``resegmentRange`` ``[low]`` or ``[low, high]`` (inclusive) keeps the ROI voxels in that range, read by
   ``resegmentMode``: ``absolute`` intensities (default), ``relative`` fractions of the ROI maximum, or
   ``sigma`` multiples of the ROI's standard deviation (N) around its mean. Every family but ``shape``
-  uses the resegmented ROI (PyRadiomics' default ``resegmentShape: False``).
+  uses the resegmented ROI; ``shape`` too with ``resegmentShape: True`` (default False).
 
 Resampling (``resampledPixelSpacing``), ``removeOutliers`` and image types other than ``Original`` (LoG,
 Wavelet, ...) are not part of this mode and are refused by name. Settings that only matter for those
@@ -72,6 +73,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "normalizeScale": 1,
     "resegmentRange": None,
     "resegmentMode": "absolute",
+    "resegmentShape": False,
 }
 """PyRadiomics' defaults for the settings this mode uses."""
 
@@ -390,8 +392,20 @@ def _named(module: Any, values: Mapping[str, float]) -> dict[str, float]:
     return {f.pyradiomics: values[f.base_tag] for f in module.FEATURES if f.pyradiomics}
 
 
+def _neighbourhood_radius(distances: Sequence[int], family: str) -> int:
+    """Return D when ``distances`` are 1..D, whose PyRadiomics angles make the Chebyshev ball of radius D."""
+    radius = max(distances)
+    if sorted(set(distances)) != list(range(1, radius + 1)):
+        msg = f"Setting distances={list(distances)}: {family} here follows only distances 1..D, e.g. [1] or [1, 2]"
+        raise PyRadiomicsParamsError(msg)
+    return radius
+
+
 def glrlm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any]) -> dict[str, float]:
     """Return PyRadiomics' GLRLM features: runs per direction, features averaged over directions."""
+    if list(setting["distances"]) != [1]:
+        msg = f"Setting distances={setting['distances']}: glrlm here follows only distances [1]"
+        raise PyRadiomicsParamsError(msg)
     plane = "2_5D" if setting["force2D"] else "3D"
     merge = "comb" if setting["weightingNorm"] == "no_weighting" else "avg"
     values = glrlm.glrlm_features(
@@ -428,6 +442,7 @@ def ngtdm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, A
         n_levels=int(levels[mask].max()),
         aggregation="2_5D" if setting["force2D"] else "3D",
         spacing=(1, 1, 1),
+        distance=_neighbourhood_radius(setting["distances"], "ngtdm"),
     )
     named = _named(ngtdm, values)
     return {name: _NGTDM_FLAT_REGION.get(name, v) if np.isnan(v) else v for name, v in named.items()}
@@ -440,6 +455,7 @@ def gldm_family(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any]
         mask,
         n_levels=int(levels[mask].max()),
         alpha=setting["gldm_a"],
+        distance=_neighbourhood_radius(setting["distances"], "gldm"),
         in_plane=bool(setting["force2D"]),
     )
 
@@ -516,7 +532,9 @@ def pyradiomics_features(
                 shift=float(setting["voxelArrayShift"]),
             )
         elif family == "shape":
-            computed = shape.shape_features(labelled, image_obj.affine)
+            computed = shape.shape_features(
+                region if setting["resegmentShape"] else labelled, image_obj.affine
+            )
         else:
             computed = _TEXTURE[family](texture_levels, texture_mask, setting)
         missing = sorted(set(wanted or ()) - set(computed))
