@@ -269,3 +269,14 @@ def test_every_preset_loads() -> None:
     assert set(CT_PRESETS) < set(IBSI_PRESETS)
     for name in IBSI_PRESETS:
         assert load_ibsi_settings(name)["families"]
+
+
+def test_settings_load_from_a_yaml_file_over_a_preset(tmp_path: Path) -> None:
+    path = tmp_path / "ibsi.yaml"
+    path.write_text("preset: ibsi-ct-d\nbin_number: 16\nresegment_range: [-200, null]\n", encoding="utf-8")
+    config = load_ibsi_settings(str(path))
+    assert (config["bin_number"], config["resegment_range"], config["resegment_outliers"]) == (
+        16,
+        [-200, None],
+        True,
+    )

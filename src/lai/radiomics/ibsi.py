@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from lai.imaging import Image, load_image
 from lai.radiomics.catalogue import FAMILIES, FeatureDefinition
@@ -171,14 +172,19 @@ coarseness 0, the family modules' defaults.
 """
 
 
-def load_ibsi_settings(settings: Mapping[str, Any] | str | None) -> dict[str, Any]:
-    """Return complete, checked IBSI settings from a preset name, or a mapping over the defaults.
+def load_ibsi_settings(settings: Mapping[str, Any] | str | os.PathLike[str] | None) -> dict[str, Any]:
+    """Return complete, checked IBSI settings from a preset name, a YAML file or a mapping.
 
-    A mapping may name a ``preset`` to start from; its other keys override the preset's settings.
+    A mapping (or the mapping of a ``.yaml``/``.yml`` file) may name a ``preset`` to start from
+    (default ``ibsi-digital-phantom``); its other keys override the preset's settings.
     """
     if settings is None:
         settings = "ibsi-digital-phantom"
-    if isinstance(settings, str):
+    if isinstance(settings, os.PathLike) or (
+        isinstance(settings, str) and settings.lower().endswith((".yaml", ".yml"))
+    ):
+        settings = _read_yaml(Path(settings))
+    elif isinstance(settings, str):
         settings = {"preset": settings}
     overrides = dict(settings)
     preset = overrides.pop("preset", "ibsi-digital-phantom")
@@ -192,6 +198,22 @@ def load_ibsi_settings(settings: Mapping[str, Any] | str | None) -> dict[str, An
     config = {**IBSI_DEFAULTS, **IBSI_PRESETS[preset], **overrides}
     _check(config)
     return config
+
+
+def _read_yaml(path: Path) -> Mapping[str, Any]:
+    """Return the settings mapping of a YAML file, or raise ``SettingsError`` naming the file."""
+    if not path.is_file():
+        msg = f"{path}: no such IBSI settings file"
+        raise SettingsError(msg)
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        msg = f"{path}: not valid YAML ({error})"
+        raise SettingsError(msg) from error
+    if not isinstance(loaded, Mapping):
+        msg = f"{path}: expected a mapping of IBSI settings, found {type(loaded).__name__}"
+        raise SettingsError(msg)
+    return loaded
 
 
 def _check(config: Mapping[str, Any]) -> None:
