@@ -125,6 +125,20 @@ def test_parameter_file_is_read_with_pyradiomics_defaults(tmp_path: Path) -> Non
     assert (setting["distances"], setting["gldm_a"], setting["weightingNorm"]) == ([1], 0, None)
 
 
+def test_parameter_file_path_drives_the_extraction(tmp_path: Path) -> None:
+    expected, _ = baseline_column("glcm", "breast1_FBN")
+    path = tmp_path / "fbn.yaml"
+    path.write_text(
+        "# PyRadiomics-style parameter file\nimageType:\n  Original: {}\nfeatureClass:\n  glcm:\n"
+        "setting:\n  binCount: 64\n  label: 1\n  interpolator: sitkBSpline\n",
+        encoding="utf-8",
+    )
+    found = pyradiomics_features(PYRADIOMICS / "breast1_image.nrrd", PYRADIOMICS / "breast1_label.nrrd", path)
+    assert set(found) == set(expected)
+    for name, value in expected.items():
+        assert found[name] == pytest.approx(value, rel=1e-6, abs=1e-9), name
+
+
 def test_original_image_type_settings_override_the_setting_section() -> None:
     params = read_pyradiomics_params(
         {"imageType": {"Original": {"binWidth": 10}}, "setting": {"binWidth": 5}}
