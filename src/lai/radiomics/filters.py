@@ -189,16 +189,17 @@ def wavelet_subbands(
     :math:`J` the image is first low-passed along every axis at levels :math:`1..J-1`, and the level
     :math:`j` filters have :math:`2^{j-1}-1` zeros inserted between their taps.
 
-    Origin convention (IBSI 2, as in the MIRP reference implementation): a filter :math:`h` of even
+    Origin convention (as the MIRP IBSI 2 reference implementation applies it): a filter :math:`h` of even
     length :math:`L` is extended with one trailing zero to odd length and convolved about its middle
     tap, :math:`y[n] = \sum_m h[m]\, x[n + c - m]` with :math:`c = \lfloor L/2 \rfloor`. For Haar,
     :math:`L[n] = (x[n] + x[n+1])/\sqrt{2}` and :math:`H[n] = (x[n] - x[n+1])/\sqrt{2}`. With
     ``padding="periodic"`` this reproduces ``pywt.swtn`` (what PyRadiomics uses) without any shift.
 
-    The filters are orthonormal, so with periodic padding the sub-bands hold :math:`2^3` times the
-    image's energy (:math:`|H_0|^2 + |H_1|^2 = 2` per axis); the low-pass gain is
-    :math:`\sum_m h_{lo}[m] = \sqrt{2}` per axis, so ``"LLL"`` of a constant image :math:`c` is
-    :math:`2\sqrt{2}\,c` (level 1; :math:`(2\sqrt{2})^J c` at level :math:`J`).
+    For orthogonal wavelets (haar, db, sym, coif) the filters are orthonormal, so with periodic padding
+    the level-1 sub-bands hold :math:`2^3` times the image's energy (:math:`|H_0|^2 + |H_1|^2 = 2` per
+    axis). The low-pass gain is :math:`\sum_m h_{lo}[m] = \sqrt{2}` per axis, so ``"LLL"`` of a
+    constant image :math:`c` is :math:`2\sqrt{2}\,c` (level 1; :math:`(2\sqrt{2})^J c` at level
+    :math:`J`).
 
     Parameters
     ----------
