@@ -23,6 +23,7 @@ from lai.radiomics.gldm import dependence_matrix, gldm_features
 from lai.radiomics.pyradiomics_compat import (
     PyRadiomicsParamsError,
     glcm_angles,
+    glcm_features,
     ngtdm_features,
     pyradiomics_features,
     read_pyradiomics_params,
@@ -197,6 +198,15 @@ def test_glcm_angles_are_pyradiomics_offsets_of_each_chebyshev_distance() -> Non
     assert len(glcm_angles([1], in_plane=True)) == 4
     # Every offset in the 5x5x5 cube at Chebyshev norm 1 or 2, one of each opposite pair: (125 - 1) / 2.
     assert len(glcm_angles([1, 2], in_plane=False)) == 62
+
+
+@pytest.mark.parametrize(("symmetrical", "joint_average"), [(True, 1.5), (False, 1.0)])
+def test_glcm_counts_pairs_both_ways_only_when_symmetrical(symmetrical: bool, joint_average: float) -> None:
+    levels = np.array([1, 2]).reshape(2, 1, 1)  # one pair, along the first axis: (1, 2)
+    setting = read_pyradiomics_params({"symmetricalGLCM": symmetrical})["setting"]
+    found = glcm_features(levels, levels > 0, setting)
+    assert found["JointAverage"] == pytest.approx(joint_average)
+    assert found["Contrast"] == pytest.approx(1.0)
 
 
 # --- GLDM ---
