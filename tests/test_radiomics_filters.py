@@ -39,21 +39,26 @@ def gaussian_blob_log(points_mm: np.ndarray, blob_mm: float, sigma_mm: float) ->
     return (blob_mm**2 / t2) ** 1.5 * np.exp(-r2 / (2 * t2)) * (r2 / t2**2 - 3 / t2)
 
 
-def blob(shape: tuple[int, int, int], spacing: tuple[float, ...], centre: tuple[float, ...], width_mm: float):
+def blob(
+    shape: tuple[int, ...], spacing: tuple[float, ...], centre: tuple[float, ...], width_mm: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Return (image of exp(-r^2 / 2 width^2), voxel offsets from the centre in mm)."""
     grid = np.stack(np.indices(shape), axis=-1).astype(float)
     offsets_mm = (grid - np.asarray(centre)) * np.asarray(spacing)
     return np.exp(-(offsets_mm**2).sum(axis=-1) / (2 * width_mm**2)), offsets_mm
 
 
-def ibsi_log_kernel_sum(sigma_vox: float, truncate: float = 4.0) -> float:
-    """Return the sum of IBSI 2's 3D LoG kernel, evaluated point by point from its closed form."""
+def ibsi_log_kernel(sigma_vox: float, truncate: float = 4.0) -> np.ndarray:
+    """Return IBSI 2's 3D LoG kernel, evaluated point by point from its closed form on its cubic support.
+
+    h(n) = -1/sigma^2 (1 / (sqrt(2 pi) sigma))^3 (3 - |n|^2 / sigma^2) exp(-|n|^2 / 2 sigma^2), for
+    |n_a| <= floor(truncate sigma + 0.5).
+    """
     radius = math.floor(truncate * sigma_vox + 0.5)
     n = np.arange(-radius, radius + 1, dtype=float)
     r2 = n[:, None, None] ** 2 + n[None, :, None] ** 2 + n[None, None, :] ** 2
     norm = (1 / (math.sqrt(2 * math.pi) * sigma_vox)) ** 3
-    kernel = -1 / sigma_vox**2 * norm * (3 - r2 / sigma_vox**2) * np.exp(-r2 / (2 * sigma_vox**2))
-    return float(kernel.sum())
+    return -1 / sigma_vox**2 * norm * (3 - r2 / sigma_vox**2) * np.exp(-r2 / (2 * sigma_vox**2))
 
 
 def to_pywt(bands: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -114,6 +119,19 @@ def test_log_of_gaussian_blob_matches_closed_form_ibsi_scaling_isotropic_voxels(
     assert np.abs(response - expected).max() < 1e-3 * np.abs(expected).max()
 
 
+@pytest.mark.parametrize("sigma_mm", [1.5, 3.0])
+def test_log_impulse_response_is_the_ibsi_2_kernel(sigma_mm: float) -> None:
+    spacing = 1.5  # sigma in voxels: 1 and 2; support radius floor(4 sigma + 0.5): 4 and 8 voxels
+    kernel = ibsi_log_kernel(sigma_mm / spacing)
+    radius = kernel.shape[0] // 2
+    impulse = np.zeros((2 * radius + 5,) * 3)
+    impulse[(radius + 2,) * 3] = 1.0
+    response = laplacian_of_gaussian(impulse, (spacing,) * 3, sigma_mm, padding="zero")
+    expected = np.zeros_like(impulse)
+    expected[2:-2, 2:-2, 2:-2] = kernel  # the support ends exactly at the truncation radius
+    np.testing.assert_allclose(response, expected, rtol=0, atol=1e-15)
+
+
 def test_log_scalings_differ_by_sigma_in_voxels_squared() -> None:
     volume = np.random.default_rng(2).normal(size=(20, 20, 20))
     ibsi = laplacian_of_gaussian(volume, (2.0, 2.0, 2.0), 3.0, normalise="ibsi")
@@ -131,7 +149,7 @@ def test_log_annihilates_a_linear_ramp_leaving_the_kernel_sum_times_the_value(si
     away = (slice(reach, -reach),) * 3
     # the odd moments of the symmetric kernel cancel the ramp; only its sum (the truncation's DC leak,
     # evaluated here from IBSI 2's closed-form kernel) multiplies the local value
-    kernel_sum = ibsi_log_kernel_sum(sigma_mm)
+    kernel_sum = float(ibsi_log_kernel(sigma_mm).sum())
     np.testing.assert_allclose(response[away], kernel_sum * ramp[away], rtol=1e-9, atol=1e-10)
     assert -5e-4 < kernel_sum < 0  # voxel^-2; the truncated tails of the second derivative are positive
     assert np.abs(response[away] - kernel_sum * ramp[away]).max() < 1e-10
@@ -258,6 +276,7 @@ FILTERS = {
 
 
 def as_maps(result: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Return a filter's output as named maps (the LoG's single map is named "")."""
     return result if isinstance(result, dict) else {"": result}
 
 
