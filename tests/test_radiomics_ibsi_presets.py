@@ -280,3 +280,40 @@ def test_settings_load_from_a_yaml_file_over_a_preset(tmp_path: Path) -> None:
         [-200, None],
         True,
     )
+
+
+# --- Intensity-volume histogram discretisation ---
+
+
+def _ivh(tables: dict[str, pd.DataFrame], name: str, tag: str) -> float:
+    return float(tables[name].set_index("tag").loc[tag, "value"])
+
+
+@pytest.mark.parametrize(("name", "low"), [("ibsi-ct-a", -500.0), ("ibsi-ct-b", -500.0), ("ibsi-ct-d", None)])
+def test_ivh_without_discretisation_works_on_hounsfield_units_in_steps_of_one(
+    tables: dict[str, pd.DataFrame], processed: dict[str, ProcessedRoi], name: str, low: float | None
+) -> None:
+    hu = processed[name].values
+    # I_x: the lowest grey level i of the grid (from the range's lower bound, else the ROI minimum, in
+    # steps of 1 HU) that at most a fraction x of the ROI reaches
+    grid = np.arange(hu.min() if low is None else low, hu.max() + 1.0)
+    reached = np.array([(hu >= i).mean() for i in grid])
+    for tag, fraction in (("ivh_i10", 0.1), ("ivh_i90", 0.9)):
+        assert _ivh(tables, name, tag) == grid[np.flatnonzero(reached <= fraction)[0]]
+
+
+def test_ivh_of_configuration_c_reports_centres_of_two_and_a_half_hu_bins(
+    tables: dict[str, pd.DataFrame],
+) -> None:
+    for tag in ("ivh_i10", "ivh_i90"):
+        # bin centres -1000 + (k - 1/2) 2.5 HU
+        k = (_ivh(tables, "ibsi-ct-c", tag) + 1000.0) / 2.5 + 0.5
+        assert k == pytest.approx(round(k))
+
+
+def test_ivh_of_configuration_e_reports_levels_of_a_thousand_bins(tables: dict[str, pd.DataFrame]) -> None:
+    for tag in ("ivh_i10", "ivh_i90"):
+        value = _ivh(tables, "ibsi-ct-e", tag)
+        assert value == round(value)
+        assert 1 <= value <= 1000
+    assert _ivh(tables, "ibsi-ct-e", "ivh_i10") > 100
