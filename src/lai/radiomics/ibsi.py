@@ -235,7 +235,7 @@ def _check(config: Mapping[str, Any]) -> None:
             raise SettingsError(msg)
     spacing = config["resample"]
     if spacing is not None and (
-        len(spacing) != 3 or any(s is not None and not (_is_number(s) and s > 0) for s in spacing)
+        not _is_list(spacing, 3) or any(s is not None and not (_is_number(s) and s > 0) for s in spacing)
     ):
         msg = f"resample must be null or three spacings in mm (> 0, or null to keep an axis), got {spacing!r}"
         raise SettingsError(msg)
@@ -247,7 +247,7 @@ def _check(config: Mapping[str, Any]) -> None:
         raise SettingsError(msg)
     bounds = config["resegment_range"]
     if bounds is not None and (
-        len(bounds) != 2
+        not _is_list(bounds, 2)
         or any(b is not None and not _is_number(b) for b in bounds)
         or (None not in bounds and bounds[0] > bounds[1])
     ):
@@ -257,7 +257,9 @@ def _check(config: Mapping[str, Any]) -> None:
         ("discretisation", "bin_number", "bin_width"),
         ("ivh_discretisation", "ivh_bin_number", "ivh_bin_width"),
     ):
-        if config[method] == "fbn" and not (isinstance(config[number], int) and config[number] >= 1):
+        if config[method] == "fbn" and not (
+            _is_number(config[number]) and int(config[number]) == config[number] >= 1
+        ):
             msg = f"{method} fbn needs {number}, a whole number >= 1, got {config[number]!r}"
             raise SettingsError(msg)
         if config[method] == "fbs" and not (_is_number(config[width]) and config[width] > 0):
@@ -271,7 +273,11 @@ def _check(config: Mapping[str, Any]) -> None:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+    return isinstance(value, int | float) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
+def _is_list(value: object, length: int) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str) and len(value) == length
 
 
 def family_module(family: str) -> Any:
