@@ -155,9 +155,9 @@ def test_isotropic_shell_is_the_two_outer_voxel_layers() -> None:
     assert core.sum() == 6**3 and core[3:9, 3:9, 3:9].all()
 
 
-def test_every_liver_column_is_in_the_table_and_absent_by_default(tmp_path: Path) -> None:
+def test_every_liver_column_is_in_the_table_by_default_and_can_be_left_out(tmp_path: Path) -> None:
     dataset = write_phantom(tmp_path)
-    with_liver = extract_dataset(dataset, scheduler="sync", liver_features=True)
+    with_liver = extract_dataset(dataset, scheduler="sync")
     sequences = with_liver.metadata["sequences"]
     liver_columns = liver_feature_columns(sequences)
     assert with_liver.feature_columns[-len(liver_columns) :] == liver_columns
@@ -165,7 +165,7 @@ def test_every_liver_column_is_in_the_table_and_absent_by_default(tmp_path: Path
     assert {"kinetics:washin_arterial", "kinetics:washout_portal", "kinetics:washout_delayed"} <= set(
         liver_columns
     )
-    plain = extract_dataset(dataset, scheduler="sync")
+    plain = extract_dataset(dataset, scheduler="sync", liver_features=False)
     assert not set(liver_columns) & set(plain.feature_columns)
 
 
@@ -205,7 +205,7 @@ def test_a_missing_phase_gives_nan_and_leaves_the_others(phantom: pd.DataFrame) 
         "kinetics:washout_portal",
         "kinetics:arterial_rim_to_core_ratio",
         "kinetics:arterial_peritumoral_to_liver_ratio",
-        "context:t2_lesion_to_liver_ratio",
+        "kinetics:t2w_lesion_to_liver_ratio",
         "context:adc_mean",
     ):
         assert np.isnan(row[column]), column
@@ -219,10 +219,10 @@ def test_t2_and_adc_context(phantom: pd.DataFrame) -> None:
     rim, core = ADC_RIM_CORE
     mean = (rim * (N_LESION - N_CORE) + core * N_CORE) / N_LESION
     assert N_CORE / N_LESION > 0.1  # so the 10th percentile lies in the core
-    assert row["context:t2_lesion_to_liver_ratio"] == pytest.approx(T2_LESION_1)
+    assert row["kinetics:t2w_lesion_to_liver_ratio"] == pytest.approx(T2_LESION_1)
     assert row["context:adc_mean"] == pytest.approx(mean / 1000)
     assert row["context:adc_min"] == pytest.approx(core / 1000)
-    assert row["context:adc_lesion_to_liver_ratio"] == pytest.approx(mean / LIVER["adc"])
+    assert row["kinetics:adc_lesion_to_liver_ratio"] == pytest.approx(mean / LIVER["adc"])
 
 
 def test_lesion_count_size_rank_and_volume_fraction(phantom: pd.DataFrame) -> None:

@@ -15,6 +15,7 @@ import pytest
 from lai.data import Dataset, image_relpath, lesion_mask_relpath, liver_mask_relpath, write_index
 from lai.imaging import Image, save_image
 from lai.radiomics import FEATURE_NAMES, extract_dataset
+from lai.radiomics.liver import liver_feature_columns
 
 PORTAL_AFFINE = np.array(
     [[1.5, 0.0, 0.0, -36.0], [0.0, 1.5, 0.0, -36.0], [0.0, 0.0, 3.0, -30.0], [0.0, 0.0, 0.0, 1.0]]
@@ -113,6 +114,7 @@ def test_one_row_per_lesion_with_ids_labels_and_every_feature_column(dataset: Da
     assert frame["diameter_mm"].tolist() == [14.0, 10.0, 14.0, 14.0]
     expected = {f"{s}:{name}" for s in ("t2w", "portal") for name in FEATURE_NAMES}
     expected |= {"kinetics:t2w_lesion_to_liver_ratio", "kinetics:portal_lesion_to_liver_ratio"}
+    expected |= set(liver_feature_columns(("t2w", "portal")))
     assert set(table.feature_columns) == expected
     assert "portal:original_firstorder_Mean" in expected and "t2w:original_shape_VoxelVolume" in expected
 

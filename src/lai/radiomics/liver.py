@@ -10,8 +10,8 @@ What radiologists read on liver MRI, as numbers (see docs/features.md, "Liver-sp
   rest (rim enhancement, capsule, target appearance).
 - ``kinetics:<phase>_peritumoral_to_liver_ratio``: mean of a 0-5 mm ring outside the lesion / liver median
   (enhancing capsule, perilesional hyperaemia).
-- ``context:t2_lesion_to_liver_ratio``, ``context:adc_mean``, ``context:adc_min``,
-  ``context:adc_lesion_to_liver_ratio``: T2 brightness and diffusion restriction.
+- ``context:adc_mean``, ``context:adc_min``: diffusion restriction in 1e-3 mm^2/s (T2 brightness and the ADC
+  relative to the liver are the ``kinetics:t2w_lesion_to_liver_ratio`` and ``kinetics:adc_...`` columns).
 - ``context:lesion_count``, ``context:size_rank``, ``context:volume_fraction_of_liver``: the lesion among
   the others of its case (metastases are often multiple; a dominant lesion differs from satellites).
 
@@ -65,10 +65,8 @@ def liver_feature_columns(sequences: Sequence[str]) -> list[str]:
     for column, before, after, _ in _ENHANCEMENT:
         if before in present and present.intersection(after):
             columns.append(column)
-    if "t2w" in present:
-        columns.append("context:t2_lesion_to_liver_ratio")
     if "adc" in present:
-        columns += ["context:adc_mean", "context:adc_min", "context:adc_lesion_to_liver_ratio"]
+        columns += ["context:adc_mean", "context:adc_min"]
     return [*columns, "context:lesion_count", "context:size_rank", "context:volume_fraction_of_liver"]
 
 
@@ -144,7 +142,7 @@ def sequence_features(
         Binary liver mask on the same grid, if any: the peritumoral ring is kept inside it.
     """
     dynamic = sequence in DYNAMIC_PHASES
-    if not (dynamic or sequence in ("t2w", "adc")) or not references:
+    if not (dynamic or sequence == "adc") or not references:
         return {}
     boxes = ndimage.find_objects(labels, max_label=max(references))
     margin = np.ceil(PERITUMORAL_MM / np.asarray(spacing, dtype=np.float64)).astype(int) + 1
@@ -155,13 +153,10 @@ def sequence_features(
         lesion = box_labels == label
         values = np.asarray(intensities[box], dtype=np.float64)
         mean = float(values[lesion].mean())
-        if sequence == "t2w":
-            result[label] = {"context:t2_lesion_to_liver_ratio": _ratio(mean, reference)}
-        elif sequence == "adc":
+        if sequence == "adc":
             result[label] = {
                 "context:adc_mean": mean * ADC_TO_1E3,
                 "context:adc_min": float(np.percentile(values[lesion], ADC_PERCENTILE)) * ADC_TO_1E3,
-                "context:adc_lesion_to_liver_ratio": _ratio(mean, reference),
             }
         else:
             shell, core = shell_and_core(lesion, spacing)

@@ -38,7 +38,7 @@ def kinetics_column(sequence: str) -> str:
     return f"kinetics:{sequence}_lesion_to_liver_ratio"
 
 
-def feature_columns(sequences: Sequence[str], *, liver_features: bool = False) -> list[str]:
+def feature_columns(sequences: Sequence[str], *, liver_features: bool = True) -> list[str]:
     """Return the feature columns ``extract_dataset`` writes for ``sequences``, in table order."""
     per_sequence = [f"{sequence}:{name}" for sequence in sequences for name in FEATURE_NAMES]
     columns = per_sequence + [kinetics_column(sequence) for sequence in sequences]
@@ -54,7 +54,7 @@ class CaseTask:
     sequences: tuple[str, ...]
     lesions: tuple[tuple[str, int], ...]
     settings: Mapping[str, Any]
-    liver_features: bool = False
+    liver_features: bool = True
 
 
 def extract_dataset(
@@ -64,7 +64,7 @@ def extract_dataset(
     sequences: Sequence[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     scheduler: str | None = None,
-    liver_features: bool = False,
+    liver_features: bool = True,
 ) -> FeatureTable:
     """Return a FeatureTable with one row per lesion and the features of every lesion on every sequence.
 
