@@ -13,21 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from lai.data.taxonomy import SEQUENCES
 from lai.synth.anatomy import TISSUES
 
-SIGNAL_SEQUENCES: tuple[str, ...] = (
-    "t2w",
-    "t1_in",
-    "t1_opp",
-    "dwi_b0",
-    "adc",
-    "t1_pre",
-    "arterial",
-    "portal",
-    "delayed",
-    "transitional",
-    "hbp",
-)
+SIGNAL_SEQUENCES: tuple[str, ...] = tuple(s for s in SEQUENCES if s != "dwi")
 """Sequences with a tissue signal table (``dwi`` follows from ``dwi_b0`` and ``adc``)."""
 
 # Columns follow SIGNAL_SEQUENCES; rows follow anatomy.TISSUES. Extracellular agent.
