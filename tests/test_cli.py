@@ -149,3 +149,14 @@ def test_synth_describe_of_a_folder_that_is_no_dataset_is_a_clear_error(tmp_path
     result = runner.invoke(app, ["synth", "--describe", str(tmp_path)])
     assert result.exit_code == 1
     assert "dataset.json" in result.output
+
+
+def test_extract_with_unusable_settings_is_a_clear_error(tmp_path: Path) -> None:
+    write_tiny_dataset(tmp_path / "ds")
+    result = runner.invoke(
+        app,
+        ["extract", str(tmp_path / "ds"), "--params", "no-such-preset", "--out", str(tmp_path / "f.parquet")],
+    )
+    assert result.exit_code == 1
+    assert "no-such-preset" in result.output
+    assert not (tmp_path / "f.parquet").exists()

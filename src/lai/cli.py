@@ -149,13 +149,16 @@ def extract(
 ) -> None:
     """Extract features for every lesion and sequence of a Dataset into a FeatureTable."""
     from lai.data import Dataset, DatasetError
-    from lai.radiomics import extract_dataset
+    from lai.radiomics import RadiomicsError, SettingsError, extract_dataset
 
     try:
         dataset = Dataset.read(dataset_path)
     except DatasetError as error:
         raise _fail(str(error)) from error
-    table = extract_dataset(dataset, settings=params, cache_dir=_cache_dir(cache), scheduler=scheduler)
+    try:
+        table = extract_dataset(dataset, settings=params, cache_dir=_cache_dir(cache), scheduler=scheduler)
+    except (RadiomicsError, SettingsError) as error:
+        raise _fail(str(error)) from error
     table.write(out)
     console.print(f"Wrote {len(table.frame)} lesions x {len(table.feature_columns)} features to {out}")
 
@@ -188,7 +191,9 @@ def radiomics_ibsi(
     image: Annotated[Path, typer.Argument(help="Image (NIfTI, NRRD, ...).")],
     mask: Annotated[Path, typer.Argument(help="Label map; met in world coordinates.")],
     out: Annotated[Path, typer.Option("--out", help="CSV to write: one row per IBSI feature tag.")],
-    settings: Annotated[str, typer.Option("--settings", help="IBSI preset name.")] = "ibsi-digital-phantom",
+    settings: Annotated[
+        str, typer.Option("--settings", help="IBSI preset (ibsi-digital-phantom, ibsi-ct-a..e) or YAML file.")
+    ] = "ibsi-digital-phantom",
 ) -> None:
     """Compute IBSI 1 features under the IBSI reference names (tag, family, code, name, value)."""
     from lai.files import write_text_atomic
