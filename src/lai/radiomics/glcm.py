@@ -28,20 +28,30 @@ voxel in 2D) is left out of the average, and when no matrix has a pair every fea
 grey level has ``sigma_i = 0`` and ``HX = 0``, so correlation and the first information correlation are
 NaN (0/0); the other features have values. NaN features of single matrices are left out of the average.
 
-The direction set and the aggregation helpers here serve the other texture families (``glrlm``) too.
+The directions, the merging of matrices for each aggregation and the NaN conventions are shared with the
+run length family (:mod:`lai.radiomics.texture`).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from lai.radiomics.catalogue import FeatureDefinition
+from lai.radiomics.texture import (
+    DIRECTIONAL_AGGREGATIONS,
+    aggregation_dims,
+    average_features,
+    directions,
+    entropy,
+    matrices_for_aggregation,
+    roi_levels,
+    safe_divide,
+)
 
-AGGREGATIONS: tuple[str, ...] = ("2D_avg", "2D_comb", "2_5D_avg", "2_5D_comb", "3D_avg", "3D_comb")
+AGGREGATIONS: tuple[str, ...] = DIRECTIONAL_AGGREGATIONS
 
 FEATURES: tuple[FeatureDefinition, ...] = (
     FeatureDefinition("cm_joint_max", "GYBY", "Joint maximum", "glcm", "MaximumProbability"),
@@ -75,44 +85,7 @@ cluster tendency) and dissimilarity (equal to difference average), so those carr
 PyRadiomics' SumSquares is IBSI's joint variance."""
 
 
-# --- Directions and matrices ---
-
-
-def directions(dims: int) -> np.ndarray:
-    """Return the unit neighbour offsets (rows of (di, dj, dk)): 13 for ``dims=3``, the 4 in-slice for 2.
-
-    Each offset and its opposite describe the same direction, so only offsets whose first non-zero
-    component is positive are kept; the 2D ones are those with ``dk = 0``.
-    """
-    if dims not in (2, 3):
-        msg = f"dims must be 2 or 3, got {dims}"
-        raise ValueError(msg)
-    offsets = [
-        v
-        for v in itertools.product((-1, 0, 1), repeat=3)
-        if any(v) and next(c for c in v if c) > 0 and (dims == 3 or v[2] == 0)
-    ]
-    return np.array(offsets, dtype=np.intp)
-
-
-def roi_levels(levels: np.ndarray, mask: np.ndarray, n_levels: int) -> np.ndarray:
-    """Return the grey levels cropped to the ROI's bounding box, 0 outside the ROI (as ``np.intp``).
-
-    Levels inside the ROI must lie in ``1..n_levels``; an empty ROI gives an array of shape (0, 0, 0).
-    """
-    levels = np.asarray(levels)
-    mask = np.asarray(mask, dtype=bool)
-    if levels.shape != mask.shape or levels.ndim != 3:
-        msg = f"levels and mask must be 3D arrays of one shape, got {levels.shape} and {mask.shape}"
-        raise ValueError(msg)
-    if not mask.any():
-        return np.zeros((0, 0, 0), dtype=np.intp)
-    box = tuple(slice(int(ix.min()), int(ix.max()) + 1) for ix in np.nonzero(mask))
-    inside = levels[box][mask[box]]
-    if inside.min() < 1 or inside.max() > n_levels:
-        msg = f"grey levels in the ROI must lie in 1..{n_levels}, found {inside.min()}..{inside.max()}"
-        raise ValueError(msg)
-    return np.where(mask[box], levels[box], 0).astype(np.intp)
+# --- Matrices ---
 
 
 def cooccurrence_matrices(
@@ -128,7 +101,7 @@ def cooccurrence_matrices(
     if distance < 1:
         msg = f"distance must be a positive integer, got {distance}"
         raise ValueError(msg)
-    roi = roi_levels(levels, mask, n_levels)
+    roi, _ = roi_levels(levels, mask, n_levels)
     offsets = directions(dims) * distance
     n_slices = roi.shape[2] if dims == 2 else 1
     padded = np.pad(roi, distance)
@@ -151,59 +124,6 @@ def cooccurrence_matrices(
         minlength=n_slices * len(offsets) * n_levels * n_levels,
     ).reshape(n_slices, len(offsets), n_levels, n_levels)
     return counts + counts.swapaxes(-1, -2)
-
-
-def matrices_for_aggregation(matrices: np.ndarray, aggregation: str) -> np.ndarray:
-    """Return the stack of matrices (M, A, B) on which features are computed and averaged.
-
-    ``matrices`` has shape (S, D, A, B) as from :func:`cooccurrence_matrices` (``2D_*``/``2_5D_*``: S slices
-    and 4 directions; ``3D_*``: S = 1 and 13 directions). ``*_avg`` keeps one matrix per slice and direction
-    (2D), per direction (2.5D, summed over slices; 3D); ``2D_comb`` sums the directions of each slice and
-    ``2_5D_comb``/``3D_comb`` sum everything. Matrices without counts are dropped.
-    """
-    merge = {
-        "2D_avg": lambda m: m.reshape(-1, *m.shape[2:]),
-        "2D_comb": lambda m: m.sum(axis=1),
-        "2_5D_avg": lambda m: m.sum(axis=0),
-        "2_5D_comb": lambda m: m.sum(axis=(0, 1))[None],
-        "3D_avg": lambda m: m.reshape(-1, *m.shape[2:]),
-        "3D_comb": lambda m: m.sum(axis=(0, 1))[None],
-    }
-    if aggregation not in merge:
-        msg = f"unknown aggregation {aggregation!r}; expected one of {', '.join(merge)}"
-        raise ValueError(msg)
-    merged = merge[aggregation](matrices)
-    return merged[merged.sum(axis=(1, 2)) > 0]
-
-
-def aggregation_dims(aggregation: str) -> int:
-    """Return 3 for the ``3D`` aggregations and 2 for the slice-wise ``2D``/``2_5D`` ones."""
-    return 3 if aggregation.startswith("3D") else 2
-
-
-def average_features(values: dict[str, np.ndarray]) -> dict[str, float]:
-    """Return each feature's mean over the stack of matrices, NaN entries left out (NaN if none is left)."""
-    averaged = {}
-    for tag, per_matrix in values.items():
-        finite = per_matrix[np.isfinite(per_matrix)]
-        averaged[tag] = float(finite.mean()) if finite.size else float("nan")
-    return averaged
-
-
-def entropy(p: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """Return ``-sum p log2 p`` over ``axes``, with ``0 log2 0 = 0``."""
-    logs = np.log2(np.where(p > 0, p, 1.0))
-    return -(p * logs).sum(axis=axes)
-
-
-def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """Return ``numerator / denominator`` elementwise, NaN where the denominator is 0, without warnings."""
-    numerator, denominator = np.broadcast_arrays(
-        np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
-    )
-    out = np.full(numerator.shape, np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out
 
 
 # --- Features, each evaluated on a stack of normalised matrices ---

@@ -25,9 +25,9 @@ LargeDependenceLowGrayLevelEmphasis         :math:`\\sum_{ij} p(i,j) j^2 / i^2`
 LargeDependenceHighGrayLevelEmphasis        :math:`\\sum_{ij} p(i,j) i^2 j^2`
 ==========================================  ===================================================
 
-This is IBSI's NGLDM with the coarseness ``alpha`` (:mod:`lai.radiomics.ngldm`): the matrix builder is
-shared, and the formulas are those of the count-matrix families (:func:`lai.radiomics.glszm.
-count_matrix_features`). With ``in_plane=True`` (PyRadiomics' ``force2D``) the neighbourhood lies in the
+This is IBSI's NGLDM with the coarseness ``alpha`` (:mod:`lai.radiomics.ngldm`): the dependence counts
+and the formulas of the count-matrix families come from :mod:`lai.radiomics.texture`
+(:func:`~lai.radiomics.texture.dependence_counts`, :func:`~lai.radiomics.texture.count_matrix_features`). With ``in_plane=True`` (PyRadiomics' ``force2D``) the neighbourhood lies in the
 slice (last array axis) and every slice's voxels add to one matrix.
 """
 
@@ -35,8 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lai.radiomics.glszm import check_levels, count_matrices, count_matrix_features
-from lai.radiomics.ngldm import dependence_counts
+from lai.radiomics.texture import count_matrices, count_matrix_features, dependence_counts, roi_levels
 
 FEATURES: dict[str, str] = {
     "SmallDependenceEmphasis": "small_emphasis",
@@ -64,8 +63,7 @@ def dependence_matrix(
 
     Only dependence counts that occur get a column. ``levels`` are 1..n_levels inside ``mask``.
     """
-    aggregation = "2_5D" if in_plane else "3D"
-    levels, mask = check_levels(levels, mask, n_levels, aggregation)
+    levels, mask = roi_levels(levels, mask, n_levels)
     counts = dependence_counts(levels, mask, alpha=alpha, distance=distance, in_plane=in_plane)
     grey = levels[mask]
     matrices, values = count_matrices(np.zeros_like(grey), grey, counts[mask], 1, n_levels)

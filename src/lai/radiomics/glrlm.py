@@ -3,7 +3,7 @@
 A run is a maximal line of consecutive ROI voxels with the same grey level along one direction; a voxel
 outside the ROI ends a run. The run length matrix ``r_ij`` counts the runs of grey level ``i`` and length
 ``j``. Directions, slices and aggregations (``2D_avg`` ... ``3D_comb``) are those of the co-occurrence
-family (see :mod:`lai.radiomics.glcm`): 13 directions in 3D, the 4 in-slice directions in 2D and 2.5D,
+family (see :mod:`lai.radiomics.glcm`; both take them from :mod:`lai.radiomics.texture`): 13 directions in 3D, the 4 in-slice directions in 2D and 2.5D,
 slices along the last array axis k.
 
 Runs are found without a loop over voxels: for each direction, the ROI voxels that start a run (the
@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lai.radiomics.catalogue import FeatureDefinition
-from lai.radiomics.glcm import (
+from lai.radiomics.texture import (
+    DIRECTIONAL_AGGREGATIONS,
     aggregation_dims,
     average_features,
     directions,
@@ -37,7 +38,7 @@ from lai.radiomics.glcm import (
     roi_levels,
 )
 
-AGGREGATIONS: tuple[str, ...] = ("2D_avg", "2D_comb", "2_5D_avg", "2_5D_comb", "3D_avg", "3D_comb")
+AGGREGATIONS: tuple[str, ...] = DIRECTIONAL_AGGREGATIONS
 
 FEATURES: tuple[FeatureDefinition, ...] = (
     FeatureDefinition("rlm_sre", "22OV", "Short runs emphasis", "glrlm", "ShortRunEmphasis"),
@@ -109,7 +110,7 @@ def run_length_matrices(levels: np.ndarray, mask: np.ndarray, *, n_levels: int, 
     run found (1 for an empty ROI). Entry ``[s, d, i-1, j-1]`` counts the runs of level ``i`` and length
     ``j`` along direction ``d`` starting in slice ``s``.
     """
-    roi = roi_levels(levels, mask, n_levels)
+    roi, _ = roi_levels(levels, mask, n_levels)
     offsets = directions(dims)
     shape = roi.shape
     n_slices = shape[2] if dims == 2 else 1

@@ -27,7 +27,8 @@ szm_zs_entr         GU8N  zone size entropy :math:`-\\sum_{ij} p_{ij} \\log_2 p_
 ==================  ====  ===============================================================
 
 The same formulas, with the zone size replaced by another count, serve the GLDZM (zone distance) and
-the NGLDM (dependence count): :func:`count_matrix_features` computes them once for all three.
+the NGLDM (dependence count): :func:`lai.radiomics.texture.count_matrix_features` computes them once for
+all three.
 
 Aggregation (IBSI 1 section 3.1): ``"2D"`` builds one matrix per slice (array axis k) and averages the
 features over the slices holding ROI voxels; ``"2_5D"`` merges the slices' matrices into one; ``"3D"``
@@ -39,11 +40,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from lai.radiomics.catalogue import FeatureDefinition
+from lai.radiomics.texture import (
+    COUNT_FEATURES,
+    VOLUME_AGGREGATIONS,
+    check_aggregation,
+    count_features,
+    roi_levels,
+    zone_slices,
+    zones,
+)
 
-AGGREGATIONS: tuple[str, ...] = ("2D", "2_5D", "3D")
+AGGREGATIONS: tuple[str, ...] = VOLUME_AGGREGATIONS
 
 FEATURES: tuple[FeatureDefinition, ...] = (
     FeatureDefinition("szm_sze", "5QRC", "Small zone emphasis", "glszm", "SmallAreaEmphasis"),
@@ -88,197 +97,6 @@ FEATURES: tuple[FeatureDefinition, ...] = (
     FeatureDefinition("szm_zs_entr", "GU8N", "Zone size entropy", "glszm", "ZoneEntropy"),
 )
 
-COUNT_FEATURES: tuple[str, ...] = (
-    "small_emphasis",
-    "large_emphasis",
-    "low_grey_emphasis",
-    "high_grey_emphasis",
-    "small_low_grey_emphasis",
-    "small_high_grey_emphasis",
-    "large_low_grey_emphasis",
-    "large_high_grey_emphasis",
-    "grey_non_uniformity",
-    "grey_non_uniformity_norm",
-    "count_non_uniformity",
-    "count_non_uniformity_norm",
-    "percentage",
-    "grey_variance",
-    "count_variance",
-    "count_entropy",
-    "count_energy",
-)
-"""Names :func:`count_matrix_features` returns, in IBSI order; families map them to their base tags."""
-
-
-def check_levels(
-    levels: np.ndarray, mask: np.ndarray, n_levels: int, aggregation: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return (levels as int64 with 0 outside the ROI, mask as bool), both cropped to the ROI's bounding box.
-
-    Cropping changes no feature of these families: voxels outside the box are outside the ROI, and the
-    image border counts as outside the ROI too. Raises ``ValueError`` naming what was expected and found
-    (shapes, aggregation, grey levels in 1..n_levels).
-    """
-    if aggregation not in AGGREGATIONS:
-        msg = f"Unknown aggregation {aggregation!r}: expected one of {AGGREGATIONS}"
-        raise ValueError(msg)
-    levels = np.asarray(levels)
-    mask = np.asarray(mask, dtype=bool)
-    if levels.ndim != 3 or levels.shape != mask.shape:
-        msg = (
-            f"Inconsistent shapes: levels={levels.shape}, mask={mask.shape} (both must be the same 3D shape)"
-        )
-        raise ValueError(msg)
-    inside = levels[mask]
-    if inside.size and (
-        inside.min() < 1 or inside.max() > n_levels or not np.all(inside == np.round(inside))
-    ):
-        msg = (
-            f"Grey levels in the ROI must be integers in 1..{n_levels}, found {inside.min()}..{inside.max()}"
-        )
-        raise ValueError(msg)
-    box = ndimage.find_objects(mask.astype(np.int8))
-    if box:
-        levels, mask = levels[box[0]], mask[box[0]]
-    return np.where(mask, levels, 0).astype(np.int64), mask
-
-
-def connectivity(in_plane: bool) -> np.ndarray:
-    """Return the 3x3x3 Chebyshev-distance-1 structure: 26 neighbours, or the 8 in the (i, j) plane."""
-    structure = np.ones((3, 3, 3), dtype=bool)
-    if in_plane:
-        structure[:, :, [0, 2]] = False
-    return structure
-
-
-def zones(levels: np.ndarray, mask: np.ndarray, *, in_plane: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Return the zone label map (0 outside the ROI, zones numbered from 1) and each zone's grey level.
-
-    Zones are the connected components of each grey level's voxels, 26-connected in 3D or 8-connected
-    within slices of constant k when ``in_plane`` (then no zone spans two slices).
-    """
-    structure = connectivity(in_plane)
-    labels = np.zeros(levels.shape, dtype=np.int64)
-    grey: list[np.ndarray] = []
-    n_zones = 0
-    for level in np.unique(levels[mask]):  # one labelling per grey level, vectorised over its voxels
-        component, count = ndimage.label(mask & (levels == level), structure=structure)
-        labels[component > 0] = component[component > 0] + n_zones
-        grey.append(np.full(count, level, dtype=np.int64))
-        n_zones += count
-    return labels, np.concatenate(grey) if grey else np.zeros(0, dtype=np.int64)
-
-
-def count_matrices(
-    groups: np.ndarray, grey: np.ndarray, counts: np.ndarray, n_groups: int, n_levels: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return (matrices, count values): how many entities each (group, grey level, count) has.
-
-    ``matrices`` has shape (n_groups, n_levels, number of distinct counts); row i-1 holds grey level i and
-    column c the count ``count values[c]``. Only counts that occur get a column, which keeps the matrix
-    small when zones are large. ``groups`` are slice indices (or all 0 for one matrix).
-    """
-    values, column = np.unique(counts, return_inverse=True)
-    if values.size == 0:
-        values = np.ones(1, dtype=np.int64)
-    flat = (groups * n_levels + grey - 1) * values.size + column.ravel()
-    histogram = np.bincount(flat, minlength=n_groups * n_levels * values.size)
-    return histogram.reshape(n_groups, n_levels, values.size).astype(np.float64), values
-
-
-def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """Return numerator / denominator, NaN where the denominator is 0 (and no warning)."""
-    numerator, denominator = np.broadcast_arrays(np.asarray(numerator, float), np.asarray(denominator, float))
-    out = np.full(numerator.shape, np.nan)
-    return np.divide(numerator, denominator, out=out, where=denominator != 0)
-
-
-def count_matrix_features(
-    matrix: np.ndarray, count_values: np.ndarray, n_voxels: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Return the :data:`COUNT_FEATURES` of a stack of (grey level x count) matrices, one value per matrix.
-
-    ``matrix`` has shape (n, N_g, N_c): element [., i-1, c] counts entities (zones, dependence
-    neighbourhoods) of grey level i and count j = ``count_values[c]`` (zone size, zone distance,
-    dependence count). ``n_voxels`` (n,) is each matrix's number of ROI voxels. A matrix with no entity
-    gives NaN everywhere. See the module docstring for the formulas.
-    """
-    i = np.arange(1, matrix.shape[1] + 1, dtype=np.float64)[:, None]
-    j = np.asarray(count_values, dtype=np.float64)[None, :]
-    total = matrix.sum(axis=(1, 2))
-    p = _divide(matrix, total[:, None, None])
-    rows = p.sum(axis=2)
-    columns = p.sum(axis=1)
-    mu_i = (p * i).sum(axis=(1, 2))
-    mu_j = (p * j).sum(axis=(1, 2))
-    log_p = np.log2(p, out=np.zeros_like(p), where=p > 0)
-    return {
-        "small_emphasis": (p / j**2).sum(axis=(1, 2)),
-        "large_emphasis": (p * j**2).sum(axis=(1, 2)),
-        "low_grey_emphasis": (p / i**2).sum(axis=(1, 2)),
-        "high_grey_emphasis": (p * i**2).sum(axis=(1, 2)),
-        "small_low_grey_emphasis": (p / (i**2 * j**2)).sum(axis=(1, 2)),
-        "small_high_grey_emphasis": (p * i**2 / j**2).sum(axis=(1, 2)),
-        "large_low_grey_emphasis": (p * j**2 / i**2).sum(axis=(1, 2)),
-        "large_high_grey_emphasis": (p * i**2 * j**2).sum(axis=(1, 2)),
-        "grey_non_uniformity": (rows**2).sum(axis=1) * total,
-        "grey_non_uniformity_norm": (rows**2).sum(axis=1),
-        "count_non_uniformity": (columns**2).sum(axis=1) * total,
-        "count_non_uniformity_norm": (columns**2).sum(axis=1),
-        "percentage": _divide(total, n_voxels),
-        "grey_variance": (p * (i - mu_i[:, None, None]) ** 2).sum(axis=(1, 2)),
-        "count_variance": (p * (j - mu_j[:, None, None]) ** 2).sum(axis=(1, 2)),
-        "count_entropy": -(p * log_p).sum(axis=(1, 2)),
-        "count_energy": (p**2).sum(axis=(1, 2)),
-    }
-
-
-def aggregate(values: dict[str, np.ndarray]) -> dict[str, float]:
-    """Return each feature's mean over the matrices where it is defined (NaN when defined on none).
-
-    With one matrix (2.5D, 3D) this is its value; with one matrix per slice (2D) it is the IBSI slice average.
-    """
-    result = {}
-    for name, value in values.items():
-        defined = value[np.isfinite(value)]
-        result[name] = float(defined.mean()) if defined.size else float("nan")
-    return result
-
-
-def slice_index(mask: np.ndarray) -> np.ndarray:
-    """Return an integer array of the mask's shape holding each voxel's slice index k."""
-    return np.broadcast_to(np.arange(mask.shape[2]), mask.shape)
-
-
-def zone_slices(labels: np.ndarray, mask: np.ndarray, n_zones: int) -> np.ndarray:
-    """Return the slice index k of each in-plane zone 1..n_zones of the label map ``labels``."""
-    zone_slice = np.zeros(n_zones + 1, dtype=np.int64)
-    zone_slice[labels[mask]] = slice_index(mask)[mask]
-    return zone_slice[1:]
-
-
-def count_features(
-    grey: np.ndarray,
-    counts: np.ndarray,
-    slices: np.ndarray,
-    mask: np.ndarray,
-    n_levels: int,
-    aggregation: str,
-) -> dict[str, float]:
-    """Return the aggregated :data:`COUNT_FEATURES` of entities with grey levels ``grey`` and counts ``counts``.
-
-    An entity is a zone (GLSZM, GLDZM) or a voxel's neighbourhood (NGLDM); ``slices`` is its slice index k,
-    used by ``"2D"`` to give each slice holding ROI voxels its own matrix.
-    """
-    if aggregation == "2D":
-        present = np.flatnonzero(mask.any(axis=(0, 1)))
-        matrices, values = count_matrices(slices, grey, counts, mask.shape[2], n_levels)
-        matrices, n_voxels = matrices[present], mask.sum(axis=(0, 1))[present]
-    else:
-        matrices, values = count_matrices(np.zeros_like(grey), grey, counts, 1, n_levels)
-        n_voxels = np.array([mask.sum()])
-    return aggregate(count_matrix_features(matrices, values, n_voxels))
-
 
 def glszm_features(
     levels: np.ndarray,
@@ -311,7 +129,8 @@ def glszm_features(
     if family_options:
         msg = f"GLSZM takes no family options, got {sorted(family_options)}"
         raise TypeError(msg)
-    levels, mask = check_levels(levels, mask, n_levels, aggregation)
+    check_aggregation(aggregation, AGGREGATIONS)
+    levels, mask = roi_levels(levels, mask, n_levels)
     labels, grey = zones(levels, mask, in_plane=aggregation != "3D")
     sizes = np.bincount(labels.ravel(), minlength=grey.size + 1)[1:]
     values = count_features(grey, sizes, zone_slices(labels, mask, grey.size), mask, n_levels, aggregation)

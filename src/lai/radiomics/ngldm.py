@@ -42,10 +42,19 @@ from typing import Any
 import numpy as np
 
 from lai.radiomics.catalogue import FeatureDefinition
-from lai.radiomics.glszm import AGGREGATIONS, COUNT_FEATURES, check_levels, count_features, slice_index
-from lai.radiomics.ngtdm import neighbour_offsets, shifted
+from lai.radiomics.texture import (
+    COUNT_FEATURES,
+    VOLUME_AGGREGATIONS,
+    check_aggregation,
+    count_features,
+    dependence_counts,
+    roi_levels,
+    slice_index,
+)
 
 __all__ = ["AGGREGATIONS", "FEATURES", "ngldm_features"]
+
+AGGREGATIONS: tuple[str, ...] = VOLUME_AGGREGATIONS
 
 FEATURES: tuple[FeatureDefinition, ...] = (
     FeatureDefinition("ngl_lde", "SODN", "Low dependence emphasis", "ngldm", "SmallDependenceEmphasis"),
@@ -100,20 +109,6 @@ FEATURES: tuple[FeatureDefinition, ...] = (
 )
 
 
-def dependence_counts(
-    levels: np.ndarray, mask: np.ndarray, *, alpha: int, distance: int, in_plane: bool
-) -> np.ndarray:
-    """Return each voxel's dependence count: 1 + ROI neighbours within ``distance`` whose level is within ``alpha``.
-
-    ``levels`` must be 0 outside the ROI; values outside the ROI in the result are meaningless.
-    """
-    counts = np.ones(levels.shape, dtype=np.int64)
-    for offset in neighbour_offsets(distance, in_plane):  # a loop over offsets; each step covers every voxel
-        neighbour_in_roi = shifted(mask, offset, False)
-        counts += neighbour_in_roi & (np.abs(shifted(levels, offset) - levels) <= alpha)
-    return counts
-
-
 def ngldm_features(
     levels: np.ndarray,
     mask: np.ndarray,
@@ -146,7 +141,8 @@ def ngldm_features(
     if family_options:
         msg = f"NGLDM takes only the options 'alpha' and 'distance', got {sorted(family_options)}"
         raise TypeError(msg)
-    levels, mask = check_levels(levels, mask, n_levels, aggregation)
+    check_aggregation(aggregation, AGGREGATIONS)
+    levels, mask = roi_levels(levels, mask, n_levels)
     counts = dependence_counts(levels, mask, alpha=alpha, distance=distance, in_plane=aggregation != "3D")
     values = count_features(levels[mask], counts[mask], slice_index(mask)[mask], mask, n_levels, aggregation)
     return {feature.base_tag: values[name] for feature, name in zip(FEATURES, COUNT_FEATURES, strict=True)}

@@ -27,15 +27,24 @@ are defined; ``"2_5D"`` the slices' NGTDMs added; ``"3D"`` one volumetric NGTDM.
 
 from __future__ import annotations
 
-from itertools import product
 from typing import Any
 
 import numpy as np
 
 from lai.radiomics.catalogue import FeatureDefinition
-from lai.radiomics.glszm import AGGREGATIONS, aggregate, check_levels
+from lai.radiomics.texture import (
+    VOLUME_AGGREGATIONS,
+    average_features,
+    check_aggregation,
+    neighbour_offsets,
+    roi_levels,
+    shifted,
+    slice_index,
+)
 
-__all__ = ["AGGREGATIONS", "FEATURES", "neighbour_offsets", "ngtdm_features", "shifted"]
+__all__ = ["AGGREGATIONS", "FEATURES", "ngtdm_features"]
+
+AGGREGATIONS: tuple[str, ...] = VOLUME_AGGREGATIONS
 
 FEATURES: tuple[FeatureDefinition, ...] = (
     FeatureDefinition("ngt_coarseness", "QCDE", "Coarseness", "ngtdm", "Coarseness"),
@@ -44,21 +53,6 @@ FEATURES: tuple[FeatureDefinition, ...] = (
     FeatureDefinition("ngt_complexity", "HDEZ", "Complexity", "ngtdm", "Complexity"),
     FeatureDefinition("ngt_strength", "1X9X", "Strength", "ngtdm", "Strength"),
 )
-
-
-def neighbour_offsets(distance: int, in_plane: bool) -> list[tuple[int, int, int]]:
-    """Return the offsets within Chebyshev ``distance`` of a voxel, itself excluded; only (i, j) ones if in plane."""
-    steps = range(-distance, distance + 1)
-    return [o for o in product(steps, steps, steps if not in_plane else (0,)) if o != (0, 0, 0)]
-
-
-def shifted(array: np.ndarray, offset: tuple[int, int, int], fill: int | bool = 0) -> np.ndarray:
-    """Return ``out`` with ``out[x] = array[x + offset]``, ``fill`` where ``x + offset`` leaves the array."""
-    out = np.full_like(array, fill)
-    source = tuple(slice(max(o, 0), n + min(o, 0)) for o, n in zip(offset, array.shape, strict=True))
-    target = tuple(slice(max(-o, 0), n + min(-o, 0)) for o, n in zip(offset, array.shape, strict=True))
-    out[target] = array[source]
-    return out
 
 
 def _pairwise_features(s: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
@@ -121,7 +115,8 @@ def ngtdm_features(
     if family_options:
         msg = f"NGTDM takes only the option 'distance', got {sorted(family_options)}"
         raise TypeError(msg)
-    levels, mask = check_levels(levels, mask, n_levels, aggregation)
+    check_aggregation(aggregation, AGGREGATIONS)
+    levels, mask = roi_levels(levels, mask, n_levels)
     in_plane = aggregation != "3D"
     total = np.zeros(levels.shape, dtype=np.int64)
     count = np.zeros(levels.shape, dtype=np.int64)
@@ -130,7 +125,7 @@ def ngtdm_features(
         count += shifted(mask, offset, False)
     valid = mask & (count > 0)
     mean = total[valid] / count[valid]
-    groups = np.broadcast_to(np.arange(mask.shape[2]), mask.shape)[valid] if aggregation == "2D" else 0
+    groups = slice_index(mask)[valid] if aggregation == "2D" else 0
     n_groups = mask.shape[2] if aggregation == "2D" else 1
     index = groups * n_levels + levels[valid] - 1
     size = n_groups * n_levels
@@ -139,4 +134,4 @@ def ngtdm_features(
     if aggregation == "2D":
         kept = mask.any(axis=(0, 1))
         s, n = s[kept], n[kept]
-    return aggregate(_pairwise_features(s, n))
+    return average_features(_pairwise_features(s, n))

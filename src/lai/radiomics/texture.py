@@ -1,0 +1,359 @@
+"""Machinery the IBSI texture families share: ROI cropping, directions, neighbourhoods, zones, count matrices.
+
+The texture families (:mod:`~lai.radiomics.glcm`, :mod:`~lai.radiomics.glrlm`, :mod:`~lai.radiomics.glszm`,
+:mod:`~lai.radiomics.gldzm`, :mod:`~lai.radiomics.ngtdm`, :mod:`~lai.radiomics.ngldm` and PyRadiomics'
+:mod:`~lai.radiomics.gldm`) take integer grey levels ``1..N_g`` on a 3D array with axes (i, j, k), k the
+slice axis of the 2D and 2.5D aggregations, and a boolean ROI mask of the same shape. What they have in
+common lives here, so that each family module holds only its own matrix and formulas:
+
+- **ROI** (:func:`roi_levels`, :func:`check_aggregation`): validation and cropping to the ROI's bounding box;
+- **directions** (:func:`directions`, :func:`matrices_for_aggregation`, :func:`aggregation_dims`): the 13
+  (3D) or 4 (in-slice) directions of the directional families, GLCM and GLRLM, and how their per-slice,
+  per-direction matrices merge for the :data:`DIRECTIONAL_AGGREGATIONS`;
+- **neighbourhoods** (:func:`neighbour_offsets`, :func:`shifted`, :func:`dependence_counts`): the
+  Chebyshev neighbourhoods of the NGTDM, NGLDM and GLDM, computed one offset at a time over every voxel;
+- **zones** (:func:`connectivity`, :func:`zones`, :func:`zone_slices`, :func:`slice_index`): connected
+  components of one grey level, for the GLSZM and GLDZM;
+- **count matrices** (:data:`COUNT_FEATURES`, :func:`count_matrices`, :func:`count_matrix_features`,
+  :func:`count_features`): the (grey level x count) matrices of the GLSZM (zone size), GLDZM (zone
+  distance), NGLDM and GLDM (dependence count) and the formulas they share, for the
+  :data:`VOLUME_AGGREGATIONS`;
+- **arithmetic** (:func:`average_features`, :func:`entropy`, :func:`safe_divide`): the NaN and ``0 log 0``
+  conventions every family follows, so degenerate ROIs give NaN rather than warnings.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from scipy import ndimage
+
+DIRECTIONAL_AGGREGATIONS: tuple[str, ...] = (
+    "2D_avg",
+    "2D_comb",
+    "2_5D_avg",
+    "2_5D_comb",
+    "3D_avg",
+    "3D_comb",
+)
+"""IBSI aggregations of the directional families (GLCM, GLRLM): by slice and direction, averaged or combined."""
+
+VOLUME_AGGREGATIONS: tuple[str, ...] = ("2D", "2_5D", "3D")
+"""IBSI aggregations of the families without directions (GLSZM, GLDZM, NGTDM, NGLDM): per slice, slices
+merged, or one volumetric matrix."""
+
+COUNT_FEATURES: tuple[str, ...] = (
+    "small_emphasis",
+    "large_emphasis",
+    "low_grey_emphasis",
+    "high_grey_emphasis",
+    "small_low_grey_emphasis",
+    "small_high_grey_emphasis",
+    "large_low_grey_emphasis",
+    "large_high_grey_emphasis",
+    "grey_non_uniformity",
+    "grey_non_uniformity_norm",
+    "count_non_uniformity",
+    "count_non_uniformity_norm",
+    "percentage",
+    "grey_variance",
+    "count_variance",
+    "count_entropy",
+    "count_energy",
+)
+"""Names :func:`count_matrix_features` returns, in IBSI order; families map them to their base tags."""
+
+
+# --- ROI ---
+
+
+def check_aggregation(aggregation: str, allowed: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` unless ``aggregation`` is one of ``allowed``, naming what was expected."""
+    if aggregation not in allowed:
+        msg = f"unknown aggregation {aggregation!r}; expected one of {', '.join(allowed)}"
+        raise ValueError(msg)
+
+
+def roi_box(mask: np.ndarray) -> tuple[slice, ...]:
+    """Return the slices of the ROI's bounding box in ``mask`` (empty slices for an empty ROI)."""
+    found = ndimage.find_objects(np.asarray(mask, dtype=np.int8))
+    return found[0] if found else (slice(0, 0),) * np.ndim(mask)
+
+
+def roi_levels(levels: np.ndarray, mask: np.ndarray, n_levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (grey levels as int64 with 0 outside the ROI, ROI mask), both cropped to the ROI's bounding box.
+
+    Cropping changes no texture feature: voxels outside the box are outside the ROI, and the array border
+    counts as outside the ROI too. An empty ROI gives arrays of shape (0, 0, 0).
+
+    Parameters
+    ----------
+    levels
+        Grey levels, integers in ``1..n_levels`` inside the ROI (values outside ``mask`` are ignored).
+    mask
+        Boolean ROI of the same 3D shape.
+    n_levels
+        Number of grey levels ``N_g``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The cropped levels (int64) and the cropped boolean mask.
+
+    Raises
+    ------
+    ValueError
+        When the arrays are not 3D of one shape, or a ROI grey level is not an integer in ``1..n_levels``.
+    """
+    levels = np.asarray(levels)
+    mask = np.asarray(mask, dtype=bool)
+    if levels.ndim != 3 or levels.shape != mask.shape:
+        msg = (
+            f"Inconsistent shapes: levels={levels.shape}, mask={mask.shape} (both must be the same 3D shape)"
+        )
+        raise ValueError(msg)
+    box = roi_box(mask)
+    levels, mask = levels[box], mask[box]
+    inside = levels[mask]
+    if inside.size and (
+        inside.min() < 1 or inside.max() > n_levels or not np.all(inside == np.round(inside))
+    ):
+        msg = (
+            f"grey levels in the ROI must be integers in 1..{n_levels}, found {inside.min()}..{inside.max()}"
+        )
+        raise ValueError(msg)
+    return np.where(mask, levels, 0).astype(np.int64), mask
+
+
+# --- Directions (GLCM, GLRLM) ---
+
+
+def directions(dims: int) -> np.ndarray:
+    """Return the unit neighbour offsets (rows of (di, dj, dk)): 13 for ``dims=3``, the 4 in-slice for 2.
+
+    Each offset and its opposite describe the same direction, so only offsets whose first non-zero
+    component is positive are kept; the 2D ones are those with ``dk = 0``.
+    """
+    if dims not in (2, 3):
+        msg = f"dims must be 2 or 3, got {dims}"
+        raise ValueError(msg)
+    offsets = [
+        v
+        for v in itertools.product((-1, 0, 1), repeat=3)
+        if any(v) and next(c for c in v if c) > 0 and (dims == 3 or v[2] == 0)
+    ]
+    return np.array(offsets, dtype=np.intp)
+
+
+def aggregation_dims(aggregation: str) -> int:
+    """Return 3 for the ``3D`` aggregations and 2 for the slice-wise ``2D``/``2_5D`` ones."""
+    return 3 if aggregation.startswith("3D") else 2
+
+
+def matrices_for_aggregation(matrices: np.ndarray, aggregation: str) -> np.ndarray:
+    """Return the stack of matrices (M, A, B) on which features are computed and averaged.
+
+    ``matrices`` has shape (S, D, A, B): S slices and the 4 in-slice directions for ``2D_*``/``2_5D_*``,
+    S = 1 and the 13 directions for ``3D_*``. ``*_avg`` keeps one matrix per slice and direction (2D), per
+    direction (2.5D, summed over slices; 3D); ``2D_comb`` sums the directions of each slice and
+    ``2_5D_comb``/``3D_comb`` sum everything. Matrices without counts are dropped.
+    """
+    check_aggregation(aggregation, DIRECTIONAL_AGGREGATIONS)
+    if aggregation in ("2D_avg", "3D_avg"):
+        merged = matrices.reshape(-1, *matrices.shape[2:])
+    elif aggregation == "2D_comb":
+        merged = matrices.sum(axis=1)
+    elif aggregation == "2_5D_avg":
+        merged = matrices.sum(axis=0)
+    else:
+        merged = matrices.sum(axis=(0, 1))[None]
+    return merged[merged.sum(axis=(1, 2)) > 0]
+
+
+# --- Neighbourhoods (NGTDM, NGLDM, GLDM) ---
+
+
+def neighbour_offsets(distance: int, in_plane: bool) -> list[tuple[int, int, int]]:
+    """Return the offsets within Chebyshev ``distance`` of a voxel, itself excluded; only (i, j) ones if in plane."""
+    steps = range(-distance, distance + 1)
+    return [o for o in itertools.product(steps, steps, steps if not in_plane else (0,)) if o != (0, 0, 0)]
+
+
+def shifted(array: np.ndarray, offset: tuple[int, int, int], fill: int | bool = 0) -> np.ndarray:
+    """Return ``out`` with ``out[x] = array[x + offset]``, ``fill`` where ``x + offset`` leaves the array."""
+    out = np.full_like(array, fill)
+    source = tuple(slice(max(o, 0), n + min(o, 0)) for o, n in zip(offset, array.shape, strict=True))
+    target = tuple(slice(max(-o, 0), n + min(-o, 0)) for o, n in zip(offset, array.shape, strict=True))
+    out[target] = array[source]
+    return out
+
+
+def dependence_counts(
+    levels: np.ndarray, mask: np.ndarray, *, alpha: int, distance: int, in_plane: bool
+) -> np.ndarray:
+    """Return each voxel's dependence count: 1 + ROI neighbours within ``distance`` whose level is within ``alpha``.
+
+    ``levels`` must be 0 outside the ROI; values outside the ROI in the result are meaningless.
+    """
+    counts = np.ones(levels.shape, dtype=np.int64)
+    for offset in neighbour_offsets(distance, in_plane):  # a loop over offsets; each step covers every voxel
+        neighbour_in_roi = shifted(mask, offset, False)
+        counts += neighbour_in_roi & (np.abs(shifted(levels, offset) - levels) <= alpha)
+    return counts
+
+
+# --- Zones (GLSZM, GLDZM) ---
+
+
+def connectivity(in_plane: bool) -> np.ndarray:
+    """Return the 3x3x3 Chebyshev-distance-1 structure: 26 neighbours, or the 8 in the (i, j) plane."""
+    structure = np.ones((3, 3, 3), dtype=bool)
+    if in_plane:
+        structure[:, :, [0, 2]] = False
+    return structure
+
+
+def zones(levels: np.ndarray, mask: np.ndarray, *, in_plane: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Return the zone label map (0 outside the ROI, zones numbered from 1) and each zone's grey level.
+
+    Zones are the connected components of each grey level's voxels, 26-connected in 3D or 8-connected
+    within slices of constant k when ``in_plane`` (then no zone spans two slices).
+    """
+    structure = connectivity(in_plane)
+    labels = np.zeros(levels.shape, dtype=np.int64)
+    grey: list[np.ndarray] = []
+    n_zones = 0
+    for level in np.unique(levels[mask]):  # one labelling per grey level, vectorised over its voxels
+        component, count = ndimage.label(mask & (levels == level), structure=structure)
+        labels[component > 0] = component[component > 0] + n_zones
+        grey.append(np.full(count, level, dtype=np.int64))
+        n_zones += count
+    return labels, np.concatenate(grey) if grey else np.zeros(0, dtype=np.int64)
+
+
+def slice_index(mask: np.ndarray) -> np.ndarray:
+    """Return an integer array of the mask's shape holding each voxel's slice index k."""
+    return np.broadcast_to(np.arange(mask.shape[2]), mask.shape)
+
+
+def zone_slices(labels: np.ndarray, mask: np.ndarray, n_zones: int) -> np.ndarray:
+    """Return the slice index k of each in-plane zone 1..n_zones of the label map ``labels``."""
+    zone_slice = np.zeros(n_zones + 1, dtype=np.int64)
+    zone_slice[labels[mask]] = slice_index(mask)[mask]
+    return zone_slice[1:]
+
+
+# --- Count matrices (GLSZM, GLDZM, NGLDM, GLDM) ---
+
+
+def count_matrices(
+    groups: np.ndarray, grey: np.ndarray, counts: np.ndarray, n_groups: int, n_levels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (matrices, count values): how many entities each (group, grey level, count) has.
+
+    ``matrices`` has shape (n_groups, n_levels, number of distinct counts); row i-1 holds grey level i and
+    column c the count ``count values[c]``. Only counts that occur get a column, which keeps the matrix
+    small when zones are large. ``groups`` are slice indices (or all 0 for one matrix).
+    """
+    values, column = np.unique(counts, return_inverse=True)
+    if values.size == 0:
+        values = np.ones(1, dtype=np.int64)
+    flat = (groups * n_levels + grey - 1) * values.size + column.ravel()
+    histogram = np.bincount(flat, minlength=n_groups * n_levels * values.size)
+    return histogram.reshape(n_groups, n_levels, values.size).astype(np.float64), values
+
+
+def count_matrix_features(
+    matrix: np.ndarray, count_values: np.ndarray, n_voxels: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Return the :data:`COUNT_FEATURES` of a stack of (grey level x count) matrices, one value per matrix.
+
+    ``matrix`` has shape (n, N_g, N_c): element [., i-1, c] counts entities (zones, dependence
+    neighbourhoods) of grey level i and count j = ``count_values[c]`` (zone size, zone distance,
+    dependence count). ``n_voxels`` (n,) is each matrix's number of ROI voxels. A matrix with no entity
+    gives NaN everywhere. The formulas are those of :mod:`lai.radiomics.glszm`'s table, the zone size
+    read as the count.
+    """
+    i = np.arange(1, matrix.shape[1] + 1, dtype=np.float64)[:, None]
+    j = np.asarray(count_values, dtype=np.float64)[None, :]
+    total = matrix.sum(axis=(1, 2))
+    p = safe_divide(matrix, total[:, None, None])
+    rows = p.sum(axis=2)
+    columns = p.sum(axis=1)
+    mu_i = (p * i).sum(axis=(1, 2))
+    mu_j = (p * j).sum(axis=(1, 2))
+    return {
+        "small_emphasis": (p / j**2).sum(axis=(1, 2)),
+        "large_emphasis": (p * j**2).sum(axis=(1, 2)),
+        "low_grey_emphasis": (p / i**2).sum(axis=(1, 2)),
+        "high_grey_emphasis": (p * i**2).sum(axis=(1, 2)),
+        "small_low_grey_emphasis": (p / (i**2 * j**2)).sum(axis=(1, 2)),
+        "small_high_grey_emphasis": (p * i**2 / j**2).sum(axis=(1, 2)),
+        "large_low_grey_emphasis": (p * j**2 / i**2).sum(axis=(1, 2)),
+        "large_high_grey_emphasis": (p * i**2 * j**2).sum(axis=(1, 2)),
+        "grey_non_uniformity": (rows**2).sum(axis=1) * total,
+        "grey_non_uniformity_norm": (rows**2).sum(axis=1),
+        "count_non_uniformity": (columns**2).sum(axis=1) * total,
+        "count_non_uniformity_norm": (columns**2).sum(axis=1),
+        "percentage": safe_divide(total, n_voxels),
+        "grey_variance": (p * (i - mu_i[:, None, None]) ** 2).sum(axis=(1, 2)),
+        "count_variance": (p * (j - mu_j[:, None, None]) ** 2).sum(axis=(1, 2)),
+        "count_entropy": entropy(p, (1, 2)),
+        "count_energy": (p**2).sum(axis=(1, 2)),
+    }
+
+
+def count_features(
+    grey: np.ndarray,
+    counts: np.ndarray,
+    slices: np.ndarray,
+    mask: np.ndarray,
+    n_levels: int,
+    aggregation: str,
+) -> dict[str, float]:
+    """Return the aggregated :data:`COUNT_FEATURES` of entities with grey levels ``grey`` and counts ``counts``.
+
+    An entity is a zone (GLSZM, GLDZM) or a voxel's neighbourhood (NGLDM); ``slices`` is its slice index k,
+    used by ``"2D"`` to give each slice holding ROI voxels its own matrix (features averaged over them);
+    ``"2_5D"`` and ``"3D"`` count every entity in one matrix.
+    """
+    if aggregation == "2D":
+        present = np.flatnonzero(mask.any(axis=(0, 1)))
+        matrices, values = count_matrices(slices, grey, counts, mask.shape[2], n_levels)
+        matrices, n_voxels = matrices[present], mask.sum(axis=(0, 1))[present]
+    else:
+        matrices, values = count_matrices(np.zeros_like(grey), grey, counts, 1, n_levels)
+        n_voxels = np.array([mask.sum()])
+    return average_features(count_matrix_features(matrices, values, n_voxels))
+
+
+# --- Arithmetic ---
+
+
+def average_features(values: dict[str, np.ndarray]) -> dict[str, float]:
+    """Return each feature's mean over a stack of matrices, NaN entries left out (NaN if none is left).
+
+    With one matrix this is its value; with one per slice or direction it is the IBSI average.
+    """
+    averaged = {}
+    for name, per_matrix in values.items():
+        finite = per_matrix[np.isfinite(per_matrix)]
+        averaged[name] = float(finite.mean()) if finite.size else float("nan")
+    return averaged
+
+
+def entropy(p: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Return ``-sum p log2 p`` over ``axes``, with ``0 log2 0 = 0``."""
+    logs = np.log2(np.where(p > 0, p, 1.0))
+    return -(p * logs).sum(axis=axes)
+
+
+def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """Return ``numerator / denominator`` elementwise, NaN where the denominator is 0, without warnings."""
+    numerator, denominator = np.broadcast_arrays(
+        np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    )
+    out = np.full(numerator.shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    return out
