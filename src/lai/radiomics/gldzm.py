@@ -3,7 +3,9 @@
 Zones are those of the GLSZM (connected voxels of one grey level, 26-connected in 3D, 8-connected in plane
 for 2D and 2.5D). A voxel's distance to the ROI edge is the least number of 6-connected steps (4-connected
 in plane) to leave the ROI, so a voxel on the edge has distance 1; voxels outside the image count as
-outside the ROI. A zone's distance :math:`j` is the least distance of its voxels. The GLDZM :math:`M`
+outside the ROI. As in the IBSI manual, distances are measured in the morphological mask (the ROI before
+re-segmentation) while zones come from the intensity mask, so a voxel removed by re-segmentation does not
+create an edge inside the ROI. A zone's distance :math:`j` is the least distance of its voxels. The GLDZM :math:`M`
 counts zones by grey level :math:`i` and distance :math:`j`. With :math:`N_z = \\sum_{ij} m_{ij}` zones,
 :math:`N_v` ROI voxels, :math:`p_{ij} = m_{ij} / N_z`, :math:`r_i = \\sum_j m_{ij}`, :math:`c_j = \\sum_i m_{ij}`:
 
@@ -41,9 +43,20 @@ import numpy as np
 from scipy import ndimage
 
 from lai.radiomics.catalogue import FeatureDefinition
-from lai.radiomics.glszm import AGGREGATIONS, COUNT_FEATURES, check_levels, count_features, zone_slices, zones
+from lai.radiomics.texture import (
+    COUNT_FEATURES,
+    VOLUME_AGGREGATIONS,
+    check_aggregation,
+    count_features,
+    roi_box,
+    roi_levels,
+    zone_slices,
+    zones,
+)
 
 __all__ = ["AGGREGATIONS", "FEATURES", "edge_distance", "gldzm_features"]
+
+AGGREGATIONS: tuple[str, ...] = VOLUME_AGGREGATIONS
 
 FEATURES: tuple[FeatureDefinition, ...] = (
     FeatureDefinition("dzm_sde", "0GBI", "Small distance emphasis", "gldzm"),
@@ -86,6 +99,7 @@ def gldzm_features(
     n_levels: int,
     aggregation: str,
     spacing: tuple[float, float, float],
+    morphological_mask: np.ndarray | None = None,
     **family_options: Any,
 ) -> dict[str, float]:
     """Return the 16 IBSI GLDZM features {base tag: value} of the ROI ``mask`` of grey levels ``levels``.
@@ -93,10 +107,12 @@ def gldzm_features(
     Parameters
     ----------
     levels : integer grey levels 1..n_levels inside the ROI (values outside the mask are ignored), axes (i, j, k).
-    mask : boolean ROI of the same shape.
+    mask : boolean ROI of the same shape: the intensity mask, whose voxels form the zones.
     n_levels : number of grey levels N_g.
     aggregation : ``"2D"``, ``"2_5D"`` or ``"3D"`` (see the module docstring).
     spacing : voxel size in mm; unused, distances are counted in voxel steps.
+    morphological_mask : boolean ROI of the same shape holding ``mask``, from which the distances to the
+        edge are measured (IBSI: the mask before re-segmentation); default ``mask`` itself.
 
     Examples
     --------
@@ -106,12 +122,21 @@ def gldzm_features(
     2.5
     """
     if family_options:
-        msg = f"GLDZM takes no family options, got {sorted(family_options)}"
+        msg = f"GLDZM takes only the option 'morphological_mask', got {sorted(family_options)}"
         raise TypeError(msg)
-    levels, mask = check_levels(levels, mask, n_levels, aggregation)
+    check_aggregation(aggregation, AGGREGATIONS)
+    intensity_mask = np.asarray(mask, dtype=bool)
+    morphological = intensity_mask if morphological_mask is None else np.asarray(morphological_mask, bool)
+    if morphological.shape != intensity_mask.shape or (intensity_mask & ~morphological).any():
+        msg = (
+            f"The morphological mask (shape {morphological.shape}) must hold the intensity mask "
+            f"(shape {intensity_mask.shape}): re-segmentation only removes voxels"
+        )
+        raise ValueError(msg)
     in_plane = aggregation != "3D"
+    distance = edge_distance(morphological, in_plane=in_plane)[roi_box(intensity_mask)]
+    levels, mask = roi_levels(levels, intensity_mask, n_levels)
     labels, grey = zones(levels, mask, in_plane=in_plane)
-    distance = edge_distance(mask, in_plane=in_plane)
     zone_distance = np.full(grey.size + 1, np.iinfo(np.int64).max)
     np.minimum.at(zone_distance, labels[mask], distance[mask])
     slices = zone_slices(labels, mask, grey.size)
