@@ -12,6 +12,7 @@ from lai.radiomics import gldzm, glszm
 from test_radiomics_ibsi_glszm import (
     SPACING,
     explicit_aggregate,
+    explicit_count_features,
     explicit_zones,
     family_values,
     matches_ibsi,
@@ -129,3 +130,50 @@ def test_gldzm_unchanged_when_the_image_extends_beyond_the_roi(aggregation: str)
         wider_levels, wider_mask, n_levels=6, aggregation=aggregation, spacing=SPACING
     )
     assert found == pytest.approx(expected, rel=1e-12)
+
+
+def resegmented_cube() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return a 3x3x3 ROI cube in a 5x5x5 image and its re-segmentation without the face centre (1, 2, 2).
+
+    Grey levels: 2 at the cube's centre (2, 2, 2), 1 elsewhere. Re-segmentation removes the face centre,
+    a voxel on the ROI edge, next to the cube's centre: (levels, morphological mask, intensity mask).
+    """
+    levels = np.ones((5, 5, 5), dtype=np.int64)
+    levels[2, 2, 2] = 2
+    morphological = np.zeros(levels.shape, dtype=bool)
+    morphological[1:4, 1:4, 1:4] = True
+    intensity = morphological.copy()
+    intensity[1, 2, 2] = False
+    return levels, morphological, intensity
+
+
+def test_gldzm_measures_distances_in_the_morphological_mask() -> None:
+    levels, morphological, intensity = resegmented_cube()
+    # zones of the intensity mask: the 25 voxels of level 1 (one 26-connected zone, on the cube's faces,
+    # distance 1) and the centre of level 2; in the morphological cube the centre is 2 steps from
+    # the background, in the intensity mask 1 step (through the removed face centre)
+    with_morphology = Counter({(1, 1): 1, (2, 2): 1})
+    intensity_only = Counter({(1, 1): 1, (2, 1): 1})
+    n_voxels = int(intensity.sum())
+    found = gldzm.gldzm_features(
+        levels, intensity, n_levels=2, aggregation="3D", spacing=SPACING, morphological_mask=morphological
+    )
+    default = gldzm.gldzm_features(levels, intensity, n_levels=2, aggregation="3D", spacing=SPACING)
+    assert gldzm.edge_distance(morphological, in_plane=False)[2, 2, 2] == 2
+    assert gldzm.edge_distance(intensity, in_plane=False)[2, 2, 2] == 1
+    assert family_values(found, gldzm.FEATURES, GLDZM_NAMES) == pytest.approx(
+        {k: v for k, v in explicit_count_features(with_morphology, 2, n_voxels).items() if k in GLDZM_NAMES}
+    )
+    assert family_values(default, gldzm.FEATURES, GLDZM_NAMES) == pytest.approx(
+        {k: v for k, v in explicit_count_features(intensity_only, 2, n_voxels).items() if k in GLDZM_NAMES}
+    )
+    assert found["dzm_lde"] == 2.5
+    assert default["dzm_lde"] == 1.0
+
+
+def test_gldzm_refuses_a_morphological_mask_not_holding_the_roi() -> None:
+    levels, morphological, intensity = resegmented_cube()
+    with pytest.raises(ValueError, match="must hold the intensity mask"):
+        gldzm.gldzm_features(
+            levels, morphological, n_levels=2, aggregation="3D", spacing=SPACING, morphological_mask=intensity
+        )

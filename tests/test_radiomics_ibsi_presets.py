@@ -289,17 +289,27 @@ def _ivh(tables: dict[str, pd.DataFrame], name: str, tag: str) -> float:
     return float(tables[name].set_index("tag").loc[tag, "value"])
 
 
-@pytest.mark.parametrize(("name", "low"), [("ibsi-ct-a", -500.0), ("ibsi-ct-b", -500.0), ("ibsi-ct-d", None)])
+@pytest.mark.parametrize(
+    ("name", "low", "high"),
+    [("ibsi-ct-a", -500.0, 400.0), ("ibsi-ct-b", -500.0, 400.0), ("ibsi-ct-d", None, None)],
+)
 def test_ivh_without_discretisation_works_on_hounsfield_units_in_steps_of_one(
-    tables: dict[str, pd.DataFrame], processed: dict[str, ProcessedRoi], name: str, low: float | None
+    tables: dict[str, pd.DataFrame],
+    processed: dict[str, ProcessedRoi],
+    name: str,
+    low: float | None,
+    high: float | None,
 ) -> None:
     hu = processed[name].values
-    # I_x: the lowest grey level i of the grid (from the range's lower bound, else the ROI minimum, in
+    # I_x: the lowest grey level i of the grid (the re-segmentation range, else the ROI's own range, in
     # steps of 1 HU) that at most a fraction x of the ROI reaches
-    grid = np.arange(hu.min() if low is None else low, hu.max() + 1.0)
+    grid = np.arange(hu.min() if low is None else low, (hu.max() if high is None else high) + 1.0)
     reached = np.array([(hu >= i).mean() for i in grid])
     for tag, fraction in (("ivh_i10", 0.1), ("ivh_i90", 0.9)):
         assert _ivh(tables, name, tag) == grid[np.flatnonzero(reached <= fraction)[0]]
+    # V_x: the fraction of the ROI at or above the fraction x of the grid's span
+    for tag, fraction in (("ivh_v10", 0.1), ("ivh_v90", 0.9)):
+        assert _ivh(tables, name, tag) == np.mean(hu >= grid[0] + fraction * (grid[-1] - grid[0]))
 
 
 def test_ivh_of_configuration_c_reports_centres_of_two_and_a_half_hu_bins(

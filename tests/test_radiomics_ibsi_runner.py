@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from lai.cli import app
+from lai.imaging import Image
 from lai.radiomics.ibsi import compare_with_reference, families_of, family_module, ibsi_features
 
 IBSI = Path(__file__).resolve().parents[2] / "shared" / "data" / "ibsi"
@@ -81,3 +83,22 @@ def test_extract_command_names_a_missing_image(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "none.nii.gz" in result.output
+
+
+def test_runner_takes_gldzm_distances_and_the_ivh_range_from_the_morphological_roi_and_range() -> None:
+    # a 3x3x3 ROI of intensity 1 with 2 at its centre; re-segmentation to [1, 4] removes the face centre
+    # (1, 2, 2), of intensity 10, next to the cube's centre
+    image = np.zeros((5, 5, 5))
+    image[1:4, 1:4, 1:4] = 1.0
+    image[2, 2, 2] = 2.0
+    image[1, 2, 2] = 10.0
+    roi = np.zeros(image.shape, dtype=np.uint8)
+    roi[1:4, 1:4, 1:4] = 1
+    settings = {"families": ["gldzm", "ivh"], "dimensions": "3D", "resegment_range": [1.0, 4.0]}
+    values = ibsi_features(Image(image, np.eye(4)), Image(roi, np.eye(4)), settings).set_index("tag")["value"]
+    # GLDZM: the level-1 zone on the edge (distance 1) and the centre 2 steps inside the morphological cube
+    assert values["dzm_lde_3D"] == pytest.approx((1**2 + 2**2) / 2)
+    # IVH over the range's grid 1, 2, 3, 4: nu = 1, 1/26, 0, 0 at gamma = 0, 1/3, 2/3, 1
+    assert values["ivh_v90"] == 0.0  # no voxel reaches 1 + 0.9 * 3
+    assert values["ivh_i10"] == 2.0
+    assert values["ivh_auc"] == pytest.approx((0.5 + 1 / 26) / 3)

@@ -382,8 +382,9 @@ def ibsi_features(
     """Return one row per IBSI feature tag: ``tag``, ``family``, ``ibsi_code``, ``name``, ``value``.
 
     The image and ROI are processed as :func:`process_ibsi` describes. Morphology uses the morphological
-    mask (and the intensity mask for its intensity-weighted features); every other family uses the
-    intensity mask. Texture families give the aggregations of ``dimensions``: 2D and 2.5D for a
+    mask (and the intensity mask for its intensity-weighted features); the GLDZM measures its distances
+    in the morphological mask and takes its zones from the intensity mask; every other family uses the
+    intensity mask. The IVH range is the re-segmentation range when one is set. Texture families give the aggregations of ``dimensions``: 2D and 2.5D for a
     slice-wise configuration, 3D for a volumetric one, as the IBSI reference tables report them.
     """
     config = load_ibsi_settings(settings)
@@ -447,8 +448,9 @@ def _ivh_call(values: np.ndarray, config: Mapping[str, Any]) -> Mapping[str, flo
 
     IBSI 1 reference manual, "Intensity-volume histogram features": ``none`` is the discrete case
     (intensities as they are, step ``ivh_bin_width`` or 1, from the range's lower bound or the ROI
-    minimum); ``fbs`` the continuous case (bin centres from the range's lower bound); ``fbn`` the
-    arbitrary-units case (levels 1..N_g).
+    minimum to its upper bound or the ROI maximum); ``fbs`` the continuous case (the centres of the bins
+    from the range's lower bound to the bin of its upper bound); ``fbn`` the arbitrary-units case (levels
+    1..N_g).
     """
     low, high = config["resegment_range"] or (None, None)
     method = config["ivh_discretisation"]
@@ -459,8 +461,8 @@ def _ivh_call(values: np.ndarray, config: Mapping[str, Any]) -> Mapping[str, flo
         width = config["ivh_bin_width"]
         levels, _ = discretise_fixed_bin_size(values, width, low, maximum=high)
         minimum = float(values.min()) if low is None else float(low)
-        return ivh_features(values, levels=levels, bin_width=width, minimum=minimum)
-    return ivh_features(values, bin_width=config["ivh_bin_width"] or 1.0, minimum=low)
+        return ivh_features(values, levels=levels, bin_width=width, minimum=minimum, maximum=high)
+    return ivh_features(values, bin_width=config["ivh_bin_width"] or 1.0, minimum=low, maximum=high)
 
 
 def _family_call(
@@ -482,6 +484,15 @@ def _family_call(
         return lambda _: module.histogram_features(roi.levels[mask], n_levels=roi.n_levels)
     if family == "ivh":
         return lambda _: _ivh_call(values, config)
+    if family == "gldzm":
+        return lambda aggregation: module.gldzm_features(
+            roi.levels,
+            mask,
+            n_levels=roi.n_levels,
+            aggregation=aggregation,
+            spacing=spacing,
+            morphological_mask=roi.morphological_mask,
+        )
     function = getattr(module, f"{family}_features")
     return lambda aggregation: function(
         roi.levels, mask, n_levels=roi.n_levels, aggregation=aggregation, spacing=spacing

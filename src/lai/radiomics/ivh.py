@@ -9,10 +9,14 @@ voxels at or above it, ``nu_i = |{X >= i}| / N``, and with its intensity fractio
   ``X_max = N_g``;
 - fixed bin size (``levels`` with ``bin_width`` and ``minimum``, the lower bound of the discretisation):
   a level ``k`` stands for its bin centre ``minimum + (k - 1/2) w``, the grid runs over the centres of
-  bins 1..max level;
-- intensities used as they are, on a grid of step ``bin_width`` (the digital phantom: ``bin_width=1``,
-  ``X_min`` and ``X_max`` the ROI minimum and maximum, or ``minimum`` when given);
+  bins 1..max level, or 1..the level of ``maximum`` when given;
+- intensities used as they are, on a grid of step ``bin_width`` (the digital phantom: ``bin_width=1``),
+  from ``X_min`` = ``minimum`` (default the ROI minimum) to ``X_max`` = ``maximum`` (default the ROI
+  maximum);
 - continuous intensities (nothing but ``values``): the grid is the distinct ROI intensities.
+
+With a re-segmentation range the manual's IVH range is the range itself: pass its bounds as ``minimum``
+and ``maximum``, so that ``gamma`` is the fraction of the range, not of the ROI's own intensities.
 
 A constant ROI (``X_max = X_min``) has no intensity fractions: every feature that needs them is NaN.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from lai.radiomics.catalogue import FeatureDefinition
+from lai.radiomics.discretisation import discretise_fixed_bin_size
 
 AGGREGATIONS: tuple[str, ...] = ()
 
@@ -45,8 +50,12 @@ def _grid(
     n_levels: int | None,
     bin_width: float | None,
     minimum: float | None,
+    maximum: float | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the voxel intensities and the ascending IVH intensity grid for the chosen setting."""
+    if maximum is not None and bin_width is None:
+        msg = f"maximum={maximum} ends a grid of step bin_width; give bin_width (fixed bin size or step)"
+        raise ValueError(msg)
     if levels is not None and n_levels is not None:
         return np.asarray(levels, np.float64).ravel(), np.arange(1.0, n_levels + 1.0)
     if levels is not None:
@@ -54,12 +63,24 @@ def _grid(
             msg = "IVH of discretised levels needs n_levels (fixed bin number) or bin_width and minimum"
             raise ValueError(msg)
         k = np.asarray(levels, np.float64).ravel()
-        centres = minimum + (np.arange(1.0, k.max() + 1.0) - 0.5) * bin_width
+        top = (
+            k.max()
+            if maximum is None
+            else discretise_fixed_bin_size(np.array([maximum]), bin_width, minimum)[0][0]
+        )
+        if k.max() > top:
+            msg = f"ROI levels reach {k.max():g}, beyond the level {top:g} of maximum={maximum}"
+            raise ValueError(msg)
+        centres = minimum + (np.arange(1.0, top + 1.0) - 0.5) * bin_width
         return minimum + (k - 0.5) * bin_width, centres
     x = np.asarray(values, np.float64).ravel()
     if bin_width is not None:
         low = x.min() if minimum is None else minimum
-        steps = np.floor((x.max() - low) / bin_width + 1e-9)
+        high = x.max() if maximum is None else maximum
+        if x.size and (x.min() < low or x.max() > high):
+            msg = f"ROI intensities {x.min():g}..{x.max():g} fall outside the IVH range [{low:g}, {high:g}]"
+            raise ValueError(msg)
+        steps = np.floor((high - low) / bin_width + 1e-9)
         return x, low + np.arange(0.0, steps + 1.0) * bin_width
     return x, np.unique(x)
 
@@ -71,6 +92,7 @@ def ivh_features(
     n_levels: int | None = None,
     bin_width: float | None = None,
     minimum: float | None = None,
+    maximum: float | None = None,
 ) -> dict[str, float]:
     """Return the 7 IBSI intensity-volume histogram features of an ROI, keyed by base tag.
 
@@ -86,6 +108,10 @@ def ivh_features(
         Bin width of a fixed-bin-size discretisation, or the grid step for intensities used as they are.
     minimum
         Lower bound of a fixed-bin-size discretisation, or the grid start (default: the ROI minimum).
+    maximum
+        Upper end of the IVH range with ``bin_width``: the re-segmentation range's upper bound, whose bin
+        (fixed bin size) or grid point (intensities as they are) ends the grid (default: the ROI's
+        highest level or intensity).
 
     Returns
     -------
@@ -102,7 +128,7 @@ def ivh_features(
     >>> ivh_features(np.array([1.0, 1.0, 2.0, 3.0]), bin_width=1.0)["ivh_v90"]
     0.25
     """
-    x, grid = _grid(values, levels, n_levels, bin_width, minimum)
+    x, grid = _grid(values, levels, n_levels, bin_width, minimum, maximum)
     if x.size == 0:
         msg = "IVH features need at least one ROI voxel, got 0"
         raise ValueError(msg)
