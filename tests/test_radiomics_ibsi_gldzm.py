@@ -8,22 +8,25 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from lai.radiomics import gldzm, glszm
-from test_radiomics_ibsi_glszm import (
-    SPACING,
+from explicit_texture import (
     explicit_aggregate,
     explicit_count_features,
     explicit_zones,
     family_values,
-    matches_ibsi,
-    phantom,
     random_volume,
-    reference_rows,
-    strict_call,
     voxels,
 )
+from ibsi_reference import (
+    PHANTOM_SPACING,
+    assert_no_warnings,
+    matches_reference,
+    phantom_levels,
+    reference_rows,
+)
+from lai.radiomics import gldzm
+from lai.radiomics.texture import COUNT_FEATURES
 
-GLDZM_NAMES = glszm.COUNT_FEATURES[:16]
+GLDZM_NAMES = COUNT_FEATURES[:16]
 
 
 def explicit_edge_distance(roi: np.ndarray, voxel: tuple[int, int, int], in_plane: bool) -> int:
@@ -51,9 +54,11 @@ def explicit_distance_zones(levels: np.ndarray, roi: np.ndarray, in_plane: bool)
 def test_gldzm_matches_ibsi_digital_phantom(
     tag: str, base_tag: str, aggregation: str, reference: float, tolerance: float
 ) -> None:
-    levels, mask = phantom()
-    value = gldzm.gldzm_features(levels, mask, n_levels=6, aggregation=aggregation, spacing=SPACING)[base_tag]
-    assert matches_ibsi(value, reference, tolerance), f"{tag}: {value} != {reference}"
+    levels, mask = phantom_levels()
+    value = gldzm.gldzm_features(levels, mask, n_levels=6, aggregation=aggregation, spacing=PHANTOM_SPACING)[
+        base_tag
+    ]
+    assert matches_reference(value, reference, tolerance), f"{tag}: {value} != {reference}"
 
 
 def test_gldzm_reference_covers_every_feature_and_aggregation() -> None:
@@ -80,7 +85,7 @@ def test_gldzm_matches_explicit_zone_distances_on_random_volume(aggregation: str
     expected = explicit_aggregate(
         mask, aggregation, lambda roi: explicit_distance_zones(levels, roi, in_plane), 2
     )
-    found = gldzm.gldzm_features(levels, mask, n_levels=2, aggregation=aggregation, spacing=SPACING)
+    found = gldzm.gldzm_features(levels, mask, n_levels=2, aggregation=aggregation, spacing=PHANTOM_SPACING)
     values = family_values(found, gldzm.FEATURES, GLDZM_NAMES)
     assert values == pytest.approx({name: expected[name] for name in GLDZM_NAMES}, rel=1e-12)
 
@@ -88,8 +93,8 @@ def test_gldzm_matches_explicit_zone_distances_on_random_volume(aggregation: str
 @pytest.mark.parametrize("aggregation", gldzm.AGGREGATIONS)
 def test_gldzm_constant_roi_is_one_zone_on_the_edge(aggregation: str) -> None:
     levels = np.full((5, 5, 5), 2)
-    found = strict_call(
-        gldzm.gldzm_features, levels, levels > 0, n_levels=2, aggregation=aggregation, spacing=SPACING
+    found = assert_no_warnings(
+        gldzm.gldzm_features, levels, levels > 0, n_levels=2, aggregation=aggregation, spacing=PHANTOM_SPACING
     )
     assert found["dzm_sde"] == 1.0
     assert found["dzm_zd_var"] == 0.0
@@ -102,8 +107,8 @@ def test_gldzm_one_voxel_roi_is_one_zone_at_distance_one(aggregation: str) -> No
     levels = np.full((3, 3, 3), 2)
     mask = np.zeros(levels.shape, dtype=bool)
     mask[1, 1, 1] = True
-    found = strict_call(
-        gldzm.gldzm_features, levels, mask, n_levels=2, aggregation=aggregation, spacing=SPACING
+    found = assert_no_warnings(
+        gldzm.gldzm_features, levels, mask, n_levels=2, aggregation=aggregation, spacing=PHANTOM_SPACING
     )
     assert found["dzm_lde"] == 1.0
     assert found["dzm_ldhge"] == 4.0
@@ -114,20 +119,22 @@ def test_gldzm_empty_roi_gives_nan_without_warnings() -> None:
     levels = np.ones((3, 3, 3), dtype=int)
     mask = np.zeros(levels.shape, dtype=bool)
     for aggregation in gldzm.AGGREGATIONS:
-        found = strict_call(
-            gldzm.gldzm_features, levels, mask, n_levels=1, aggregation=aggregation, spacing=SPACING
+        found = assert_no_warnings(
+            gldzm.gldzm_features, levels, mask, n_levels=1, aggregation=aggregation, spacing=PHANTOM_SPACING
         )
         assert all(math.isnan(value) for value in found.values())
 
 
 @pytest.mark.parametrize("aggregation", gldzm.AGGREGATIONS)
 def test_gldzm_unchanged_when_the_image_extends_beyond_the_roi(aggregation: str) -> None:
-    levels, mask = phantom()
+    levels, mask = phantom_levels()
     wider_levels = np.pad(levels, 2, constant_values=1)
     wider_mask = np.pad(mask, 2, constant_values=False)
-    expected = gldzm.gldzm_features(levels, mask, n_levels=6, aggregation=aggregation, spacing=SPACING)
+    expected = gldzm.gldzm_features(
+        levels, mask, n_levels=6, aggregation=aggregation, spacing=PHANTOM_SPACING
+    )
     found = gldzm.gldzm_features(
-        wider_levels, wider_mask, n_levels=6, aggregation=aggregation, spacing=SPACING
+        wider_levels, wider_mask, n_levels=6, aggregation=aggregation, spacing=PHANTOM_SPACING
     )
     assert found == pytest.approx(expected, rel=1e-12)
 
@@ -156,9 +163,14 @@ def test_gldzm_measures_distances_in_the_morphological_mask() -> None:
     intensity_only = Counter({(1, 1): 1, (2, 1): 1})
     n_voxels = int(intensity.sum())
     found = gldzm.gldzm_features(
-        levels, intensity, n_levels=2, aggregation="3D", spacing=SPACING, morphological_mask=morphological
+        levels,
+        intensity,
+        n_levels=2,
+        aggregation="3D",
+        spacing=PHANTOM_SPACING,
+        morphological_mask=morphological,
     )
-    default = gldzm.gldzm_features(levels, intensity, n_levels=2, aggregation="3D", spacing=SPACING)
+    default = gldzm.gldzm_features(levels, intensity, n_levels=2, aggregation="3D", spacing=PHANTOM_SPACING)
     assert gldzm.edge_distance(morphological, in_plane=False)[2, 2, 2] == 2
     assert gldzm.edge_distance(intensity, in_plane=False)[2, 2, 2] == 1
     assert family_values(found, gldzm.FEATURES, GLDZM_NAMES) == pytest.approx(
@@ -175,5 +187,10 @@ def test_gldzm_refuses_a_morphological_mask_not_holding_the_roi() -> None:
     levels, morphological, intensity = resegmented_cube()
     with pytest.raises(ValueError, match="must hold the intensity mask"):
         gldzm.gldzm_features(
-            levels, morphological, n_levels=2, aggregation="3D", spacing=SPACING, morphological_mask=intensity
+            levels,
+            morphological,
+            n_levels=2,
+            aggregation="3D",
+            spacing=PHANTOM_SPACING,
+            morphological_mask=intensity,
         )

@@ -11,13 +11,13 @@ import math
 import numpy as np
 import pytest
 
-from lai.radiomics import ivh
-from test_radiomics_ibsi_statistics import (
+from ibsi_reference import (
     assert_matches_reference,
     assert_no_warnings,
     reference_tags,
     roi_values,
 )
+from lai.radiomics import ivh
 
 
 @pytest.mark.parametrize("tag", reference_tags("ivh_"))

@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lai.radiomics import local_intensity
-from test_radiomics_ibsi_statistics import (
+from ibsi_reference import (
     assert_matches_reference,
     assert_no_warnings,
     phantom,
     reference_tags,
 )
+from lai.radiomics import local_intensity
 
 
 def phantom_features() -> dict[str, float]:

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from scipy.spatial import ConvexHull
 
-from lai.radiomics import morphology
-from test_radiomics_ibsi_statistics import (
+from ibsi_reference import (
     assert_matches_reference,
     assert_no_warnings,
     phantom,
     reference_tags,
 )
+from lai.radiomics import morphology
 
 
 @cache

@@ -8,22 +8,23 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from lai.radiomics import glszm, ngldm
-from test_radiomics_ibsi_glszm import (
-    PYRADIOMICS_CASES,
-    SPACING,
+from explicit_texture import (
     explicit_aggregate,
     family_values,
-    matches_ibsi,
     offsets,
-    phantom,
-    pyradiomics_baseline,
-    pyradiomics_brain1,
     random_volume,
-    reference_rows,
-    strict_call,
     voxels,
 )
+from ibsi_reference import (
+    PHANTOM_SPACING,
+    assert_no_warnings,
+    matches_reference,
+    phantom_levels,
+    reference_rows,
+)
+from lai.radiomics import ngldm
+from lai.radiomics.texture import COUNT_FEATURES
+from pyradiomics_reference import PYRADIOMICS_CASES, pyradiomics_baseline, pyradiomics_brain1
 
 
 def explicit_dependences(
@@ -47,9 +48,11 @@ def explicit_dependences(
 def test_ngldm_matches_ibsi_digital_phantom(
     tag: str, base_tag: str, aggregation: str, reference: float, tolerance: float
 ) -> None:
-    levels, mask = phantom()
-    value = ngldm.ngldm_features(levels, mask, n_levels=6, aggregation=aggregation, spacing=SPACING)[base_tag]
-    assert matches_ibsi(value, reference, tolerance), f"{tag}: {value} != {reference}"
+    levels, mask = phantom_levels()
+    value = ngldm.ngldm_features(levels, mask, n_levels=6, aggregation=aggregation, spacing=PHANTOM_SPACING)[
+        base_tag
+    ]
+    assert matches_reference(value, reference, tolerance), f"{tag}: {value} != {reference}"
 
 
 def test_ngldm_reference_covers_every_feature_and_aggregation() -> None:
@@ -68,17 +71,17 @@ def test_ngldm_matches_explicit_dependence_count_on_random_volume(
         mask, aggregation, lambda roi: explicit_dependences(levels, roi, in_plane, alpha), 4
     )
     found = ngldm.ngldm_features(
-        levels, mask, n_levels=4, aggregation=aggregation, spacing=SPACING, alpha=alpha
+        levels, mask, n_levels=4, aggregation=aggregation, spacing=PHANTOM_SPACING, alpha=alpha
     )
-    values = family_values(found, ngldm.FEATURES, glszm.COUNT_FEATURES)
+    values = family_values(found, ngldm.FEATURES, COUNT_FEATURES)
     assert values == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("aggregation", ngldm.AGGREGATIONS)
 def test_ngldm_constant_roi_has_every_voxel_fully_dependent(aggregation: str) -> None:
     levels = np.full((3, 3, 3), 2)
-    found = strict_call(
-        ngldm.ngldm_features, levels, levels > 0, n_levels=2, aggregation=aggregation, spacing=SPACING
+    found = assert_no_warnings(
+        ngldm.ngldm_features, levels, levels > 0, n_levels=2, aggregation=aggregation, spacing=PHANTOM_SPACING
     )
     assert found["ngl_gl_var"] == 0.0
     assert found["ngl_dc_perc"] == 1.0
@@ -95,8 +98,8 @@ def test_ngldm_one_voxel_roi_has_dependence_one(aggregation: str) -> None:
     levels = np.full((3, 3, 3), 2)
     mask = np.zeros(levels.shape, dtype=bool)
     mask[1, 1, 1] = True
-    found = strict_call(
-        ngldm.ngldm_features, levels, mask, n_levels=2, aggregation=aggregation, spacing=SPACING
+    found = assert_no_warnings(
+        ngldm.ngldm_features, levels, mask, n_levels=2, aggregation=aggregation, spacing=PHANTOM_SPACING
     )
     assert found["ngl_lde"] == 1.0
     assert found["ngl_hde"] == 1.0
@@ -108,20 +111,22 @@ def test_ngldm_empty_roi_gives_nan_without_warnings() -> None:
     levels = np.ones((3, 3, 3), dtype=int)
     mask = np.zeros(levels.shape, dtype=bool)
     for aggregation in ngldm.AGGREGATIONS:
-        found = strict_call(
-            ngldm.ngldm_features, levels, mask, n_levels=1, aggregation=aggregation, spacing=SPACING
+        found = assert_no_warnings(
+            ngldm.ngldm_features, levels, mask, n_levels=1, aggregation=aggregation, spacing=PHANTOM_SPACING
         )
         assert all(math.isnan(value) for value in found.values())
 
 
 @pytest.mark.parametrize("aggregation", ngldm.AGGREGATIONS)
 def test_ngldm_unchanged_when_the_image_extends_beyond_the_roi(aggregation: str) -> None:
-    levels, mask = phantom()
+    levels, mask = phantom_levels()
     wider_levels = np.pad(levels, 2, constant_values=1)
     wider_mask = np.pad(mask, 2, constant_values=False)
-    expected = ngldm.ngldm_features(levels, mask, n_levels=6, aggregation=aggregation, spacing=SPACING)
+    expected = ngldm.ngldm_features(
+        levels, mask, n_levels=6, aggregation=aggregation, spacing=PHANTOM_SPACING
+    )
     found = ngldm.ngldm_features(
-        wider_levels, wider_mask, n_levels=6, aggregation=aggregation, spacing=SPACING
+        wider_levels, wider_mask, n_levels=6, aggregation=aggregation, spacing=PHANTOM_SPACING
     )
     assert found == pytest.approx(expected, rel=1e-12)
 
@@ -130,7 +135,7 @@ def test_ngldm_unchanged_when_the_image_extends_beyond_the_roi(aggregation: str)
 def test_ngldm_matches_pyradiomics_baseline_where_names_are_given(case: str, aggregation: str) -> None:
     levels, mask = pyradiomics_brain1()
     found = ngldm.ngldm_features(
-        levels, mask, n_levels=int(levels.max()), aggregation=aggregation, spacing=SPACING
+        levels, mask, n_levels=int(levels.max()), aggregation=aggregation, spacing=PHANTOM_SPACING
     )
     baseline = pyradiomics_baseline("gldm", case)
     named = [f for f in ngldm.FEATURES if f.pyradiomics]

@@ -7,20 +7,20 @@ import math
 import numpy as np
 import pytest
 
-from lai.radiomics import ngtdm
-from test_radiomics_ibsi_glszm import (
-    PYRADIOMICS_CASES,
-    SPACING,
-    matches_ibsi,
+from explicit_texture import (
     offsets,
-    phantom,
-    pyradiomics_baseline,
-    pyradiomics_brain1,
     random_volume,
-    reference_rows,
-    strict_call,
     voxels,
 )
+from ibsi_reference import (
+    PHANTOM_SPACING,
+    assert_no_warnings,
+    matches_reference,
+    phantom_levels,
+    reference_rows,
+)
+from lai.radiomics import ngtdm
+from pyradiomics_reference import PYRADIOMICS_CASES, pyradiomics_baseline, pyradiomics_brain1
 
 
 def explicit_ngtdm(
@@ -75,9 +75,11 @@ def explicit_features(s: list[float], n: list[int]) -> dict[str, float]:
 def test_ngtdm_matches_ibsi_digital_phantom(
     tag: str, base_tag: str, aggregation: str, reference: float, tolerance: float
 ) -> None:
-    levels, mask = phantom()
-    value = ngtdm.ngtdm_features(levels, mask, n_levels=6, aggregation=aggregation, spacing=SPACING)[base_tag]
-    assert matches_ibsi(value, reference, tolerance), f"{tag}: {value} != {reference}"
+    levels, mask = phantom_levels()
+    value = ngtdm.ngtdm_features(levels, mask, n_levels=6, aggregation=aggregation, spacing=PHANTOM_SPACING)[
+        base_tag
+    ]
+    assert matches_reference(value, reference, tolerance), f"{tag}: {value} != {reference}"
 
 
 def test_ngtdm_reference_covers_every_feature_and_aggregation() -> None:
@@ -104,15 +106,15 @@ def test_ngtdm_matches_explicit_voxel_loop_on_random_volume(aggregation: str, se
         else:
             per_slice = [explicit_features(s, n) for s, n in slices]
             expected = {name: float(np.nanmean([f[name] for f in per_slice])) for name in per_slice[0]}
-    found = ngtdm.ngtdm_features(levels, mask, n_levels=4, aggregation=aggregation, spacing=SPACING)
+    found = ngtdm.ngtdm_features(levels, mask, n_levels=4, aggregation=aggregation, spacing=PHANTOM_SPACING)
     assert found == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("aggregation", ngtdm.AGGREGATIONS)
 def test_ngtdm_constant_roi_gives_nan_where_denominators_vanish(aggregation: str) -> None:
     levels = np.full((4, 3, 2), 2)
-    found = strict_call(
-        ngtdm.ngtdm_features, levels, levels > 0, n_levels=3, aggregation=aggregation, spacing=SPACING
+    found = assert_no_warnings(
+        ngtdm.ngtdm_features, levels, levels > 0, n_levels=3, aggregation=aggregation, spacing=PHANTOM_SPACING
     )
     assert found["ngt_complexity"] == 0.0
     for name in ("ngt_coarseness", "ngt_contrast", "ngt_busyness", "ngt_strength"):
@@ -124,8 +126,8 @@ def test_ngtdm_one_voxel_roi_has_no_neighbourhood_and_gives_nan(aggregation: str
     levels = np.full((3, 3, 3), 2)
     mask = np.zeros(levels.shape, dtype=bool)
     mask[1, 1, 1] = True
-    found = strict_call(
-        ngtdm.ngtdm_features, levels, mask, n_levels=2, aggregation=aggregation, spacing=SPACING
+    found = assert_no_warnings(
+        ngtdm.ngtdm_features, levels, mask, n_levels=2, aggregation=aggregation, spacing=PHANTOM_SPACING
     )
     assert all(math.isnan(value) for value in found.values())
 
@@ -133,18 +135,22 @@ def test_ngtdm_one_voxel_roi_has_no_neighbourhood_and_gives_nan(aggregation: str
 def test_ngtdm_ignores_grey_levels_outside_the_roi() -> None:
     levels, mask = random_volume(3)
     changed = np.where(mask, levels, 99)
-    expected = ngtdm.ngtdm_features(levels, mask, n_levels=4, aggregation="3D", spacing=SPACING)
-    assert ngtdm.ngtdm_features(changed, mask, n_levels=4, aggregation="3D", spacing=SPACING) == expected
+    expected = ngtdm.ngtdm_features(levels, mask, n_levels=4, aggregation="3D", spacing=PHANTOM_SPACING)
+    assert (
+        ngtdm.ngtdm_features(changed, mask, n_levels=4, aggregation="3D", spacing=PHANTOM_SPACING) == expected
+    )
 
 
 @pytest.mark.parametrize("aggregation", ngtdm.AGGREGATIONS)
 def test_ngtdm_unchanged_when_the_image_extends_beyond_the_roi(aggregation: str) -> None:
-    levels, mask = phantom()
+    levels, mask = phantom_levels()
     wider_levels = np.pad(levels, 2, constant_values=1)
     wider_mask = np.pad(mask, 2, constant_values=False)
-    expected = ngtdm.ngtdm_features(levels, mask, n_levels=6, aggregation=aggregation, spacing=SPACING)
+    expected = ngtdm.ngtdm_features(
+        levels, mask, n_levels=6, aggregation=aggregation, spacing=PHANTOM_SPACING
+    )
     found = ngtdm.ngtdm_features(
-        wider_levels, wider_mask, n_levels=6, aggregation=aggregation, spacing=SPACING
+        wider_levels, wider_mask, n_levels=6, aggregation=aggregation, spacing=PHANTOM_SPACING
     )
     assert found == pytest.approx(expected, rel=1e-12)
 
@@ -153,7 +159,7 @@ def test_ngtdm_unchanged_when_the_image_extends_beyond_the_roi(aggregation: str)
 def test_ngtdm_matches_pyradiomics_baseline_where_names_are_given(case: str, aggregation: str) -> None:
     levels, mask = pyradiomics_brain1()
     found = ngtdm.ngtdm_features(
-        levels, mask, n_levels=int(levels.max()), aggregation=aggregation, spacing=SPACING
+        levels, mask, n_levels=int(levels.max()), aggregation=aggregation, spacing=PHANTOM_SPACING
     )
     baseline = pyradiomics_baseline("ngtdm", case)
     named = [f for f in ngtdm.FEATURES if f.pyradiomics]
