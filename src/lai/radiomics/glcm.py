@@ -7,8 +7,8 @@ both ways, so the matrix is symmetric. 3D features use the 13 directions of a vo
 i, j), with slices along the last array axis k. A pair counts only when both voxels lie in the ROI.
 
 Every matrix of the ROI (each slice and direction) is counted by one ``np.bincount`` in
-:func:`cooccurrence_matrices`; :func:`matrices_for_aggregation` then merges them as the IBSI aggregation
-asks, and each feature is evaluated on the whole stack of merged matrices at once:
+:func:`cooccurrence_matrices`; :func:`lai.radiomics.texture.matrices_for_aggregation` then merges them as
+the IBSI aggregation asks, and each feature is evaluated on the whole stack of merged matrices at once:
 
 - ``2D_avg``: a matrix per slice and direction, features averaged over all of them;
 - ``2D_comb``: the 4 directions of a slice summed, features averaged over slices;
