@@ -1,26 +1,47 @@
-"""Features of one lesion on one image: the mask meets the image in world coordinates, then each family runs."""
+"""Features of one lesion on one image: the mask meets the image in world coordinates, then each family runs.
+
+Every enabled family runs on every enabled image type and is named ``<filter>_<family>_<Feature>`` in
+PyRadiomics' spelling (``original_glcm_Contrast``, ``log-sigma-2-0-mm-3D_firstorder_Mean``,
+``wavelet-LLH_glszm_ZoneEntropy``). Texture families follow PyRadiomics' conventions through
+``lai.radiomics.pyradiomics_compat`` (the same code that matches PyRadiomics' baselines), on the grey
+levels of ``texture_bin_count`` or ``texture_bin_width``; every feature there has a PyRadiomics name.
+Filters run on a padded crop around the lesion (``filters.filtered_in_crop``), never the whole image.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from lai.imaging import Grid, Image, grids_overlap, load_image, resample_labels
-from lai.radiomics import firstorder, shape
+from lai.radiomics import filters, firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape
 from lai.radiomics.normalisation import liver_reference
-from lai.radiomics.settings import load_settings
+from lai.radiomics.settings import FEATURE_CLASSES, load_settings
 
-FILTER = "original"
 
-FEATURE_NAMES: tuple[str, ...] = (
-    *(f"{FILTER}_firstorder_{name}" for name in firstorder.FEATURE_NAMES),
-    *(f"{FILTER}_shape_{name}" for name in shape.FEATURE_NAMES),
-)
-"""Every feature ``extract_features`` returns, as ``<filter>_<family>_<Feature>``."""
+def _pyradiomics_names(module: Any) -> tuple[str, ...]:
+    return tuple(f.pyradiomics for f in module.FEATURES if f.pyradiomics)
+
+
+FAMILY_FEATURES: dict[str, tuple[str, ...]] = {
+    "firstorder": firstorder.FEATURE_NAMES,
+    "shape": shape.FEATURE_NAMES,
+    "glcm": (*_pyradiomics_names(glcm), "MCC"),
+    "glrlm": _pyradiomics_names(glrlm),
+    "glszm": _pyradiomics_names(glszm),
+    "gldm": tuple(gldm.FEATURES),
+    "ngtdm": _pyradiomics_names(ngtdm),
+}
+"""PyRadiomics feature names per family (GLCM's MCC has no IBSI counterpart, hence no catalogue entry)."""
+
+INTENSITY_FAMILIES: tuple[str, ...] = tuple(f for f in FEATURE_CLASSES if f != "shape")
+"""Families that read intensities, so run on every image type; ``shape`` runs once, on ``original``."""
 
 _GRID_TOLERANCE_MM = 1e-4
 
@@ -29,18 +50,62 @@ class RadiomicsError(ValueError):
     """An extraction that cannot run on its inputs; the message names the files and the label."""
 
 
+class RadiomicsWarning(UserWarning):
+    """A lesion that got NaN features in a dataset run; the message names the lesion and the sequence."""
+
+
+def image_type_names(settings: Mapping[str, Any]) -> list[str]:
+    """Return the PyRadiomics filter names (``original``, ``log-sigma-2-0-mm-3D``, ``wavelet-LLH``) in use."""
+    types = settings["image_types"]
+    names = ["original"] if "original" in types else []
+    names += [
+        filters.filter_name("log", sigma_mm=sigma) for sigma in types.get("log", {}).get("sigma_mm", [])
+    ]
+    if "wavelet" in types:
+        names += [filters.filter_name("wavelet", band=band) for band in filters.SUBBANDS]
+    return names
+
+
+def feature_names(settings: Mapping[str, Any]) -> list[str]:
+    """Return every feature name ``extract_features`` returns for complete ``settings``, in order.
+
+    Shape is named once, under ``original``, whatever the image types; in PyRadiomics mode the names are
+    those of the parameters' ``featureClass`` lists.
+    """
+    params = settings.get("pyradiomics_params")
+    if params is not None:
+        return [
+            f"original_{family}_{name}"
+            for family, wanted in params["featureClass"].items()
+            for name in (wanted or FAMILY_FEATURES[family])
+        ]
+    classes = settings["feature_classes"]
+    names = [f"original_shape_{name}" for name in shape.FEATURE_NAMES] if "shape" in classes else []
+    for image_type in image_type_names(settings):
+        for family in INTENSITY_FAMILIES:
+            if family in classes:
+                names += [f"{image_type}_{family}_{name}" for name in FAMILY_FEATURES[family]]
+    return names
+
+
+FEATURE_NAMES: tuple[str, ...] = tuple(feature_names(load_settings()))
+"""Every feature ``extract_features`` returns with the default settings, as ``<filter>_<family>_<Feature>``."""
+
+
 def extract_features(
     image: Image | str | os.PathLike[str],
     mask: Image | str | os.PathLike[str],
     settings: Mapping[str, Any] | str | os.PathLike[str] | None = None,
     *,
-    label: int = 1,
+    label: int | None = None,
     normaliser: float | None = None,
 ) -> dict[str, float]:
-    """Return the first-order and shape features of lesion ``label`` of ``mask`` on ``image``.
+    """Return every enabled feature of lesion ``label`` of ``mask`` on ``image``, by ``feature_names``.
 
-    Names follow PyRadiomics (``original_firstorder_Mean``, ``original_shape_MeshVolume``). The mask is
-    resampled (nearest neighbour, world coordinates) onto the image grid when the grids differ.
+    Names follow PyRadiomics (``original_firstorder_Mean``, ``original_shape_MeshVolume``,
+    ``original_glcm_Contrast``, ``log-sigma-2-0-mm-3D_firstorder_Mean``). The mask is resampled (nearest
+    neighbour, world coordinates) onto the image grid when the grids differ. With a PyRadiomics parameter
+    file as ``settings`` the features are ``pyradiomics_compat.pyradiomics_features``'.
 
     Parameters
     ----------
@@ -49,22 +114,32 @@ def extract_features(
     mask
         An integer label map (or its path); voxels equal to ``label`` form the lesion.
     settings
-        A mapping, a preset name or a YAML path (see ``lai.radiomics.settings``); default preset
-        ``liver_mri``.
+        A mapping, a preset name, a YAML path or a PyRadiomics parameter file (see
+        ``lai.radiomics.settings``); default preset ``liver_mri``.
     label
-        The lesion's value in ``mask``.
+        The lesion's value in ``mask``; default 1 (in PyRadiomics mode, the parameters' ``label``).
     normaliser
-        Intensities are divided by it before first-order features. When ``None`` and the settings say
-        ``normalise: liver``, the median of a ring around the lesion (``ring_mm``) is used.
+        Intensities (and filter responses) are divided by it before the intensity families. When
+        ``None`` and the settings say ``normalise: liver``, the median of a ring around the lesion
+        (``ring_mm``) is used.
+
+    Raises
+    ------
+    RadiomicsError
+        When the label has no voxel on the image grid, the normaliser is not positive, the lesion holds
+        non-finite intensities or a family cannot be computed; the message names the files and label.
 
     Examples
     --------
     >>> features = extract_features("t2w.nii.gz", "lesions.nii.gz", "pyradiomics")  # doctest: +SKIP
-    >>> features["original_firstorder_Mean"]                                      # doctest: +SKIP
+    >>> features["original_glcm_Contrast"]                                        # doctest: +SKIP
     """
     config = load_settings(settings)
     image_obj, image_name = _as_image(image)
     mask_obj, mask_name = _as_image(mask)
+    if config["pyradiomics_params"] is not None:
+        return _pyradiomics_mode(image_obj, mask_obj, config["pyradiomics_params"], label)
+    label = 1 if label is None else label
     source = f"image {image_name}, mask {mask_name}"
     labels = labels_on_grid(mask_obj, image_obj.grid, source=source)
     if normaliser is None and config["normalise"] == "liver":
@@ -94,30 +169,182 @@ def features_on_grid(
     *,
     normaliser: float | None = None,
     source: str = "in-memory arrays",
+    on_problem: Callable[[str], None] | None = None,
 ) -> dict[str, float]:
     """Return the features of lesion ``label`` of the label array ``labels`` already on ``image``'s grid.
 
     ``settings`` are complete settings (from ``load_settings``); ``source`` names the inputs in errors.
+    Without ``on_problem`` a family that cannot be computed (non-finite intensities in the lesion, a
+    non-positive ``normaliser``, an error inside the family) raises ``RadiomicsError``, and features
+    undefined for this lesion (0/0, e.g. GLCM of a one-voxel lesion) are NaN. With ``on_problem`` nothing
+    raises: the affected features are NaN and each problem, undefined features included, is passed to it
+    as one line of text.
     """
     region = _require_label(labels, label, source)
-    values = np.asarray(image.array, dtype=np.float64)[region]
-    if normaliser is not None:
-        if not normaliser > 0:
-            msg = f"Cannot normalise lesion label {label} by {normaliser}: it must be positive ({source})"
+
+    def failed(message: str) -> None:
+        if on_problem is None:
+            msg = f"Lesion label {label}: {message} ({source})"
             raise RadiomicsError(msg)
-        values = values / normaliser
-    first = firstorder.firstorder_features(
-        values,
-        voxel_volume=image.grid.voxel_volume(),
-        bin_width=settings["bin_width"],
-        bin_count=settings["bin_count"],
-        shift=settings["voxel_array_shift"],
+        on_problem(message)
+
+    if settings["pyradiomics_params"] is not None:
+        features = dict.fromkeys(feature_names(settings), float("nan"))
+        try:
+            features.update(
+                _pyradiomics_mode(image, Image(labels, image.affine), settings["pyradiomics_params"], label)
+            )
+        except (ValueError, ArithmeticError, IndexError, np.linalg.LinAlgError) as error:
+            failed(f"PyRadiomics mode: {error}")
+        return features
+    undefined = on_problem or (lambda message: None)
+    classes = settings["feature_classes"]
+    features = dict.fromkeys(feature_names(settings), float("nan"))
+    if "shape" in classes:
+        shaped = functools.partial(shape.shape_features, region, image.affine)
+        features.update(_family_features(shaped, "original", "shape", failed, undefined))
+    families = [family for family in INTENSITY_FAMILIES if family in classes]
+    scale = 1.0 if normaliser is None else float(normaliser)
+    if not families:
+        return features
+    if not scale > 0:
+        failed(f"cannot normalise by {normaliser}: it must be positive; intensity features are NaN")
+        return features
+    texture = _texture_setting(settings)
+    for image_type, response, mask in filtered_images(image, region, settings):
+        values = response[mask] / scale
+        finite = np.isfinite(values)
+        if not finite.all():
+            failed(
+                f"{image_type}: {values.size - finite.sum()} of {values.size} lesion intensities are not finite"
+            )
+            continue
+        levels = np.zeros(mask.shape, dtype=np.int64)
+        levels[mask] = _levels(values, texture)
+        for family in families:
+            compute = (
+                functools.partial(
+                    firstorder.firstorder_features,
+                    values,
+                    voxel_volume=image.grid.voxel_volume(),
+                    bin_width=settings["bin_width"],
+                    bin_count=settings["bin_count"],
+                    shift=settings["voxel_array_shift"],
+                )
+                if family == "firstorder"
+                else functools.partial(_texture_family(family), levels, mask, texture)
+            )
+            features.update(_family_features(compute, image_type, family, failed, undefined))
+    return features
+
+
+def filtered_images(
+    image: Image, region: np.ndarray, settings: Mapping[str, Any]
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Yield ``(filter name, response, lesion mask)`` for each image type, cropped to the lesion's box.
+
+    The box is the lesion's bounding box plus one voxel. LoG (PyRadiomics' scale-normalised response)
+    and wavelet sub-bands are computed on ``filters.filtered_in_crop``'s padded crop (mirror padding),
+    which equals filtering the whole image inside the lesion; the response is then cut to the box.
+    """
+    box = _bounding_box(region)
+    types = settings["image_types"]
+    if "original" in types:
+        yield "original", np.asarray(image.array, dtype=np.float64)[box], region[box]
+    for sigma in types.get("log", {}).get("sigma_mm", []):
+        log = functools.partial(
+            filters.laplacian_of_gaussian, spacing=image.spacing, sigma_mm=sigma, normalise="pyradiomics"
+        )
+        response, crop = filters.filtered_in_crop(image, region, log, filters.log_margin_mm(sigma))
+        inner = _within(box, crop)
+        yield filters.filter_name("log", sigma_mm=sigma), response[inner], region[box]
+    if "wavelet" in types:
+        wavelet = types["wavelet"]["wavelet"]
+        bands, crop = filters.filtered_in_crop(
+            image,
+            region,
+            functools.partial(filters.wavelet_subbands, wavelet=wavelet),
+            filters.wavelet_margin_mm(wavelet, image.spacing),
+        )
+        inner = _within(box, crop)
+        for band, response in bands.items():
+            yield filters.filter_name("wavelet", band=band), response[inner], region[box]
+
+
+def _bounding_box(region: np.ndarray) -> tuple[slice, ...]:
+    """Return the slices of ``region``'s bounding box widened by one voxel, clipped to the array."""
+    box = ndimage.find_objects(region.astype(np.int8))[0]
+    return tuple(
+        slice(max(s.start - 1, 0), min(s.stop + 1, n)) for s, n in zip(box, region.shape, strict=True)
     )
-    shaped = shape.shape_features(region, image.affine)
+
+
+def _within(box: tuple[slice, ...], crop: tuple[slice, ...]) -> tuple[slice, ...]:
+    """Return ``box`` (image indices) as indices into an array that covers ``crop``."""
+    return tuple(slice(b.start - c.start, b.stop - c.start) for b, c in zip(box, crop, strict=True))
+
+
+def _family_features(
+    compute: Callable[[], Mapping[str, float]],
+    image_type: str,
+    family: str,
+    failed: Callable[[str], None],
+    undefined: Callable[[str], None],
+) -> dict[str, float]:
+    """Return ``{<image_type>_<family>_<Feature>: value}``, or ``{}`` after reporting a failure."""
+    # 0/0 inside a family (one voxel, one grey level) gives NaN, reported once below, not numpy warnings
+    with np.errstate(all="ignore"):
+        try:
+            values = compute()
+        except (ValueError, ArithmeticError, IndexError, np.linalg.LinAlgError) as error:
+            failed(f"{image_type} {family} cannot be computed ({error})")
+            return {}
+    named = {f"{image_type}_{family}_{name}": float(values[name]) for name in FAMILY_FEATURES[family]}
+    missing = [name for name, value in named.items() if not np.isfinite(value)]
+    if missing:
+        undefined(f"{image_type} {family}: {len(missing)} feature(s) undefined ({', '.join(missing[:3])}...)")
+    return named
+
+
+def _texture_setting(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the PyRadiomics-mode setting of the texture families for LAI ``settings``."""
     return {
-        **{f"{FILTER}_firstorder_{name}": value for name, value in first.items()},
-        **{f"{FILTER}_shape_{name}": value for name, value in shaped.items()},
+        "binWidth": settings["texture_bin_width"],
+        "binCount": settings["texture_bin_count"],
+        "distances": list(settings["distances"]),
+        "force2D": settings["force2D"],
+        "symmetricalGLCM": True,
+        "weightingNorm": None,
+        "gldm_a": 0,
     }
+
+
+def _levels(values: np.ndarray, texture: Mapping[str, Any]) -> np.ndarray:
+    # imported here: pyradiomics_compat builds on this module's grid helpers
+    from lai.radiomics.pyradiomics_compat import pyradiomics_levels
+
+    return pyradiomics_levels(values, texture)
+
+
+def _texture_family(family: str) -> Callable[[np.ndarray, np.ndarray, Mapping[str, Any]], dict[str, float]]:
+    from lai.radiomics import pyradiomics_compat
+
+    functions = {
+        "glcm": pyradiomics_compat.glcm_features,
+        "glrlm": pyradiomics_compat.glrlm_features,
+        "glszm": pyradiomics_compat.glszm_features,
+        "gldm": pyradiomics_compat.gldm_family,
+        "ngtdm": pyradiomics_compat.ngtdm_features,
+    }
+    return functions[family]
+
+
+def _pyradiomics_mode(
+    image: Image, mask: Image, params: Mapping[str, Any], label: int | None
+) -> dict[str, float]:
+    from lai.radiomics.pyradiomics_compat import pyradiomics_features
+
+    return pyradiomics_features(image, mask, params, label=label)
 
 
 def _require_label(labels: np.ndarray, label: int, source: str) -> np.ndarray:

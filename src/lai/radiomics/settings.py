@@ -15,6 +15,28 @@ Keys (see docs/features.md for the reasoning behind each default):
     ``voxelArrayShift``), so that these do not depend on the sign of the values.
 ``ring_mm``
     Inner and outer distance (mm) from the lesion of the liver ring used when there is no liver mask.
+``feature_classes``
+    Families computed, a subset of ``firstorder``, ``shape``, ``glcm``, ``glrlm``, ``glszm``, ``gldm``,
+    ``ngtdm`` (default: all seven).
+``image_types``
+    Images the intensity families run on: ``original: {}``, ``log: {sigma_mm: [...]}`` (Laplacian of
+    Gaussian, one image per sigma in mm), ``wavelet: {wavelet: coif1}`` (``coif1`` or ``haar``; the 8
+    level-1 sub-bands). Default ``{original: {}}``: LoG and wavelets are opt-in, each multiplies the
+    extraction time. Filters run on a padded crop around the lesion only.
+``texture_bin_count`` / ``texture_bin_width``
+    Grey levels of the texture families: a fixed number of bins over the ROI's range (IBSI fixed bin
+    number; ``liver_mri`` default 32) or a fixed bin width in intensity units (``pyradiomics``: 25).
+    Exactly one of them is set.
+``force2D``
+    Texture neighbours in plane only (slices along the last array axis), matrices merged over slices.
+    Default ``false``; set it for thick slices (slice spacing more than about twice the in-plane spacing).
+``distances``
+    Neighbour distances of GLCM, GLDM and NGTDM (default ``[1]``; GLRLM follows only ``[1]``).
+
+A YAML file or mapping with PyRadiomics' sections ``imageType``, ``featureClass`` or ``setting`` is a
+PyRadiomics parameter file: it is validated by ``lai.radiomics.pyradiomics_compat`` and the settings then
+carry it under ``pyradiomics_params`` (PyRadiomics mode: ``pyradiomics_features`` computes the features,
+no liver normalisation).
 """
 
 from __future__ import annotations
@@ -28,6 +50,15 @@ from typing import Any
 
 import yaml
 
+FEATURE_CLASSES: tuple[str, ...] = ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
+"""Feature families ``extract_features`` computes, in PyRadiomics' spelling and order."""
+
+IMAGE_TYPES: tuple[str, ...] = ("original", "log", "wavelet")
+"""Image types: the original image, Laplacian of Gaussian responses, wavelet sub-bands."""
+
+WAVELETS: tuple[str, ...] = ("coif1", "haar")
+"""Wavelets offered for the ``wavelet`` image type (``coif1`` is PyRadiomics' default)."""
+
 PRESETS: dict[str, dict[str, Any]] = {
     "liver_mri": {
         "normalise": "liver",
@@ -35,6 +66,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "bin_count": None,
         "voxel_array_shift": 0.0,
         "ring_mm": [10.0, 20.0],
+        "feature_classes": list(FEATURE_CLASSES),
+        "image_types": {"original": {}},
+        "texture_bin_count": 32,
+        "texture_bin_width": None,
+        "force2D": False,
+        "distances": [1],
     },
     "pyradiomics": {
         "normalise": "none",
@@ -42,6 +79,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "bin_count": None,
         "voxel_array_shift": 0.0,
         "ring_mm": [10.0, 20.0],
+        "feature_classes": list(FEATURE_CLASSES),
+        "image_types": {"original": {}},
+        "texture_bin_count": None,
+        "texture_bin_width": 25.0,
+        "force2D": False,
+        "distances": [1],
     },
 }
 """Complete settings per preset name; ``pyradiomics`` reproduces PyRadiomics' defaults."""
@@ -49,6 +92,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 DEFAULT_PRESET = "liver_mri"
 NORMALISATIONS = ("liver", "none")
 _KEYS = ("preset", *PRESETS[DEFAULT_PRESET])
+PYRADIOMICS_SECTIONS = frozenset({"imageType", "featureClass", "setting"})
+"""Top-level keys that mark a PyRadiomics parameter file."""
 
 
 class SettingsError(ValueError):
@@ -59,7 +104,10 @@ def load_settings(settings: Mapping[str, Any] | str | os.PathLike[str] | None = 
     """Return complete, validated settings from a preset name, a YAML file, a mapping, or ``None``.
 
     A mapping (or the YAML file's mapping) overrides the preset it names under ``preset`` (default
-    ``"liver_mri"``). Setting ``bin_count`` without ``bin_width`` switches to a fixed bin count.
+    ``"liver_mri"``). Setting ``bin_count`` without ``bin_width`` switches to a fixed bin count (and
+    back), likewise ``texture_bin_count`` and ``texture_bin_width``. A PyRadiomics parameter file (a
+    mapping with ``imageType``, ``featureClass`` or ``setting``) gives the ``pyradiomics`` preset with the
+    validated parameters under ``pyradiomics_params``; otherwise ``pyradiomics_params`` is ``None``.
 
     Examples
     --------
@@ -74,6 +122,8 @@ def load_settings(settings: Mapping[str, Any] | str | os.PathLike[str] | None = 
         overrides = {"preset": settings}
     else:
         overrides = _read_yaml(Path(settings))
+    if set(overrides) & PYRADIOMICS_SECTIONS:
+        return _pyradiomics_mode(overrides)
     unknown = sorted(set(overrides) - set(_KEYS))
     if unknown:
         msg = f"Unknown radiomics setting(s) {unknown}; known keys: {list(_KEYS)}"
@@ -83,9 +133,12 @@ def load_settings(settings: Mapping[str, Any] | str | os.PathLike[str] | None = 
         msg = f"Unknown radiomics preset {preset!r}; presets: {sorted(PRESETS)}"
         raise SettingsError(msg)
     merged: dict[str, Any] = {"preset": preset, **PRESETS[preset], **overrides}
-    if overrides.get("bin_count") is not None and "bin_width" not in overrides:
-        merged["bin_width"] = None
-    return _validated(merged)
+    for count, width in (("bin_count", "bin_width"), ("texture_bin_count", "texture_bin_width")):
+        if overrides.get(count) is not None and width not in overrides:
+            merged[width] = None
+        if overrides.get(width) is not None and count not in overrides:
+            merged[count] = None
+    return {**_validated(merged), "pyradiomics_params": None}
 
 
 def settings_hash(settings: Mapping[str, Any]) -> str:
@@ -107,6 +160,18 @@ def _read_yaml(path: Path) -> Mapping[str, Any]:
         msg = f"{path}: expected a mapping of settings, found {type(loaded).__name__}"
         raise SettingsError(msg)
     return loaded
+
+
+def _pyradiomics_mode(params: Mapping[str, Any]) -> dict[str, Any]:
+    # imported here: pyradiomics_compat builds on extract, which imports this module
+    from lai.radiomics.pyradiomics_compat import PyRadiomicsParamsError, read_pyradiomics_params
+
+    try:
+        parsed = read_pyradiomics_params(params)
+    except PyRadiomicsParamsError as error:
+        msg = f"PyRadiomics parameters: {error}"
+        raise SettingsError(msg) from error
+    return {"preset": "pyradiomics", **PRESETS["pyradiomics"], "pyradiomics_params": parsed}
 
 
 def _validated(merged: dict[str, Any]) -> dict[str, Any]:
@@ -135,4 +200,88 @@ def _validated(merged: dict[str, Any]) -> dict[str, Any]:
         msg = f"Setting ring_mm must be [inner, outer] with 0 <= inner < outer, found {merged['ring_mm']!r}"
         raise SettingsError(msg)
     merged["ring_mm"] = ring
+    merged["feature_classes"] = _feature_classes(merged["feature_classes"])
+    merged["image_types"] = _image_types(merged["image_types"])
+    merged["texture_bin_count"], merged["texture_bin_width"] = _texture_bins(
+        merged["texture_bin_count"], merged["texture_bin_width"]
+    )
+    if not isinstance(merged["force2D"], bool):
+        msg = f"Setting force2D must be true or false, found {merged['force2D']!r}"
+        raise SettingsError(msg)
+    distances = merged["distances"]
+    if not isinstance(distances, list) or not distances or not all(_is_count(d) for d in distances):
+        msg = f"Setting distances must be a list of positive integers such as [1], found {distances!r}"
+        raise SettingsError(msg)
     return merged
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _feature_classes(value: object) -> list[str]:
+    if not isinstance(value, list | tuple) or not value:
+        msg = f"Setting feature_classes must be a non-empty list of {list(FEATURE_CLASSES)}, found {value!r}"
+        raise SettingsError(msg)
+    unknown = sorted(str(name) for name in value if name not in FEATURE_CLASSES)
+    if unknown:
+        msg = f"Setting feature_classes: unknown class(es) {unknown}; known: {list(FEATURE_CLASSES)}"
+        raise SettingsError(msg)
+    return [name for name in FEATURE_CLASSES if name in value]
+
+
+def _image_types(value: object) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, Mapping) or not value:
+        msg = f"Setting image_types must be a non-empty mapping such as {{original: {{}}}}, found {value!r}"
+        raise SettingsError(msg)
+    unknown = sorted(str(name) for name in value if name not in IMAGE_TYPES)
+    if unknown:
+        msg = f"Setting image_types: unknown image type(s) {unknown}; known: {list(IMAGE_TYPES)}"
+        raise SettingsError(msg)
+    allowed = {"original": set(), "log": {"sigma_mm"}, "wavelet": {"wavelet"}}
+    checked: dict[str, dict[str, Any]] = {}
+    for name in IMAGE_TYPES:
+        if name not in value:
+            continue
+        options = dict(value[name] or {})
+        extra = sorted(set(options) - allowed[name])
+        if extra:
+            msg = f"Setting image_types.{name}: unknown option(s) {extra}; known: {sorted(allowed[name])}"
+            raise SettingsError(msg)
+        if name == "log":
+            sigmas = options.get("sigma_mm")
+            if not isinstance(sigmas, list) or not sigmas or not all(_positive_number(s) for s in sigmas):
+                msg = f"Setting image_types.log.sigma_mm must be a list of sigmas > 0 mm, found {sigmas!r}"
+                raise SettingsError(msg)
+            options["sigma_mm"] = [float(s) for s in sigmas]
+        if name == "wavelet":
+            options["wavelet"] = options.get("wavelet", "coif1")
+            if options["wavelet"] not in WAVELETS:
+                msg = (
+                    f"Setting image_types.wavelet.wavelet={options['wavelet']!r}: use one of {list(WAVELETS)}"
+                )
+                raise SettingsError(msg)
+        checked[name] = options
+    return checked
+
+
+def _positive_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _texture_bins(count: object, width: object) -> tuple[int | None, float | None]:
+    if (count is None) == (width is None):
+        msg = (
+            "Set exactly one of texture_bin_count and texture_bin_width, found "
+            f"texture_bin_count={count!r}, texture_bin_width={width!r}"
+        )
+        raise SettingsError(msg)
+    if count is not None:
+        if not isinstance(count, int) or not _is_count(count):
+            msg = f"Setting texture_bin_count must be a whole number >= 1, found {count!r}"
+            raise SettingsError(msg)
+        return count, None
+    if not isinstance(width, int | float) or not _positive_number(width):
+        msg = f"Setting texture_bin_width must be a positive number, found {width!r}"
+        raise SettingsError(msg)
+    return None, float(width)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,13 @@ from lai.data.feature_table import ID_COLUMNS, LABEL_COLUMNS, FeatureTable
 from lai.data.taxonomy import SEQUENCES
 from lai.files import sha256_file
 from lai.imaging import Image, load_image
-from lai.radiomics.extract import FEATURE_NAMES, RadiomicsError, features_on_grid, labels_on_grid
+from lai.radiomics.extract import (
+    RadiomicsError,
+    RadiomicsWarning,
+    feature_names,
+    features_on_grid,
+    labels_on_grid,
+)
 from lai.radiomics.liver import (
     context_features,
     enhancement_features,
@@ -38,9 +45,16 @@ def kinetics_column(sequence: str) -> str:
     return f"kinetics:{sequence}_lesion_to_liver_ratio"
 
 
-def feature_columns(sequences: Sequence[str], *, liver_features: bool = True) -> list[str]:
-    """Return the feature columns ``extract_dataset`` writes for ``sequences``, in table order."""
-    per_sequence = [f"{sequence}:{name}" for sequence in sequences for name in FEATURE_NAMES]
+def feature_columns(
+    sequences: Sequence[str], settings: Mapping[str, Any], *, liver_features: bool = True
+) -> list[str]:
+    """Return the feature columns ``extract_dataset`` writes for ``sequences`` and complete ``settings``.
+
+    In table order: ``<sequence>:<name>`` for every name of ``extract.feature_names(settings)``, then the
+    lesion-to-liver ratios, then (with ``liver_features``) the ``kinetics:`` and ``context:`` columns.
+    """
+    names = feature_names(settings)
+    per_sequence = [f"{sequence}:{name}" for sequence in sequences for name in names]
     columns = per_sequence + [kinetics_column(sequence) for sequence in sequences]
     return columns + liver_feature_columns(sequences) if liver_features else columns
 
@@ -57,6 +71,14 @@ class CaseTask:
     liver_features: bool = True
 
 
+@dataclass(frozen=True)
+class CaseFeatures:
+    """One case's result: lesion id -> {column: value}, and one text per lesion and sequence with a problem."""
+
+    rows: dict[str, dict[str, float]]
+    problems: tuple[str, ...] = ()
+
+
 def extract_dataset(
     dataset: Dataset,
     *,
@@ -71,6 +93,11 @@ def extract_dataset(
     One task per case goes through ``lai.compute.map_tasks``; its key hashes the case's files (sha256
     from dataset.json), its lesions and the settings, so a rerun with a ``cache_dir`` is served from
     the cache. A sequence a case lacks leaves that lesion's columns for it NaN.
+
+    A lesion that cannot be measured on a sequence (no voxel on its grid, non-finite intensities, no
+    liver reference, a family that fails or is undefined, as for a one-voxel lesion) gets NaN for the
+    affected features and one ``RadiomicsWarning`` naming the lesion id, the sequence and the problems;
+    the run goes on. Warnings are raised here, after the tasks, so cached cases warn too.
 
     Parameters
     ----------
@@ -123,17 +150,22 @@ def extract_dataset(
         description=f"Radiomics on {dataset.name}",
         scheduler=scheduler,
     )
-    frame = _assemble(cases, results, chosen, liver_features)
+    for result in results:
+        for problem in result.problems:
+            warnings.warn(problem, RadiomicsWarning, stacklevel=2)
+    frame = _assemble(cases, [result.rows for result in results], chosen, config, liver_features)
     return FeatureTable(frame, _metadata(dataset, config, chosen, liver_features))
 
 
-def extract_case(task: CaseTask) -> dict[str, dict[str, float]]:
-    """Return lesion id -> {column: value} for one case: every lesion on every sequence it has.
+def extract_case(task: CaseTask) -> CaseFeatures:
+    """Return the features of one case: every lesion on every sequence it has, and their problems.
 
     Each sequence's image is read once; the lesion mask (the sequence's own, else the common one) and
     the liver mask are resampled onto it in world coordinates. With ``task.liver_features`` the
     liver-specific features of ``lai.radiomics.liver`` are added, their context (count, size rank,
-    volume fraction) on the portal grid, else on the common lesion mask's own grid.
+    volume fraction) on the portal grid, else on the common lesion mask's own grid. Problems do not
+    raise: the features they affect are NaN and ``CaseFeatures.problems`` says which (see
+    ``extract_dataset``).
     """
     root = Path(task.root)
     common_mask = load_image(root / lesion_mask_relpath(task.case_id))
@@ -142,6 +174,7 @@ def extract_case(task: CaseTask) -> dict[str, dict[str, float]]:
     rows: dict[str, dict[str, float]] = {lesion_id: {} for lesion_id, _ in task.lesions}
     id_of = {label: lesion_id for lesion_id, label in task.lesions}
     context_grid: tuple[np.ndarray, np.ndarray | None] | None = None
+    problems: list[str] = []
     for sequence in task.sequences:
         image_path = root / image_relpath(task.case_id, sequence)
         own_path = root / lesion_mask_relpath(task.case_id, sequence)
@@ -157,22 +190,40 @@ def extract_case(task: CaseTask) -> dict[str, dict[str, float]]:
         references: dict[int, float] = {}
         present = set(np.flatnonzero(np.bincount(labels.ravel())).tolist())
         for lesion_id, label in task.lesions:
+            found: list[str] = []
             if label not in present:
                 # a small lesion can fall between the samples of a coarse grid (6 mm DWI): no value, not a crash
-                continue
-            if where != "liver_mask":  # a liver-mask median serves every lesion; a ring is per lesion
-                reference, where = _reference(
-                    image.array, labels, label, image.spacing, liver, task.settings, source
+                found.append(f"label {label} has no voxel on this sequence's grid")
+            else:
+                if where != "liver_mask":  # a liver-mask median serves every lesion; a ring is per lesion
+                    try:
+                        reference, where = _reference(
+                            image.array, labels, label, image.spacing, liver, task.settings, source
+                        )
+                    except RadiomicsError as error:
+                        found.append(f"no liver reference: {error}")
+                        reference, where = float("nan"), ""
+                references[label] = reference
+                normaliser = reference if task.settings["normalise"] == "liver" else None
+                features = features_on_grid(
+                    image,
+                    labels,
+                    label,
+                    task.settings,
+                    normaliser=normaliser,
+                    source=source,
+                    on_problem=found.append,
                 )
-            references[label] = reference
-            normaliser = reference if task.settings["normalise"] == "liver" else None
-            features = features_on_grid(
-                image, labels, label, task.settings, normaliser=normaliser, source=source
-            )
-            row = rows[lesion_id]
-            row.update({f"{sequence}:{name}": value for name, value in features.items()})
-            mean = features["original_firstorder_Mean"] * (normaliser or 1.0)
-            row[kinetics_column(sequence)] = mean / reference
+                row = rows[lesion_id]
+                row.update({f"{sequence}:{name}": value for name, value in features.items()})
+                mean = np.mean(image.array[labels == label], dtype=np.float64)
+                with np.errstate(all="ignore"):  # a zero or NaN reference gives inf or NaN, not an error
+                    row[kinetics_column(sequence)] = float(mean / reference)
+            if found:
+                problems.append(
+                    f"Lesion {lesion_id}, sequence {sequence}: {'; '.join(found)}; those features are NaN "
+                    f"({source})"
+                )
         if task.liver_features:
             by_label = sequence_features(sequence, image.array, labels, references, image.spacing, liver)
             for label, values in by_label.items():
@@ -181,7 +232,7 @@ def extract_case(task: CaseTask) -> dict[str, dict[str, float]]:
                 context_grid = (labels, liver)
     if task.liver_features:
         _add_liver_context(task, rows, context_grid, common_mask, liver_mask)
-    return rows
+    return CaseFeatures(rows, tuple(problems))
 
 
 def _add_liver_context(
@@ -253,6 +304,7 @@ def _assemble(
     cases: Sequence[Case],
     results: Sequence[Mapping[str, Mapping[str, float]]],
     sequences: Sequence[str],
+    settings: Mapping[str, Any],
     liver_features: bool,
 ) -> pd.DataFrame:
     records = []
@@ -270,7 +322,7 @@ def _assemble(
                     **by_lesion[lesion.lesion_id],
                 }
             )
-    features = feature_columns(sequences, liver_features=liver_features)
+    features = feature_columns(sequences, settings, liver_features=liver_features)
     columns = [*ID_COLUMNS, *LABEL_COLUMNS, *EXTRA_COLUMNS, *features]
     frame = pd.DataFrame.from_records(records, columns=columns)
     frame[features] = frame[features].astype(np.float64)
