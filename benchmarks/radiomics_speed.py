@@ -1,0 +1,458 @@
+"""Time LAI's PyRadiomics-compatible radiomics against PyRadiomics 3.0.1, MIRP and Pictologics on liver lesions.
+
+Usage::
+
+    .venv/bin/python benchmarks/radiomics_speed.py [--repeats 3] [--budget 90] [--tools lai,pyradiomics,...]
+
+A deterministic phantom (256 x 256 x 48 voxels of 1.5 x 1.5 x 5 mm, liver in an abdomen, Rician noise)
+holds a 3 cm and a 10 cm lesion, irregular and heterogeneous, written as NIfTI to a temporary folder.
+Each tool, lesion and setting runs in a fresh subprocess on one thread (OMP/MKL/OPENBLAS/ITK/numba
+threads = 1): the image and mask are read, one warm-up extraction runs, then the median of ``repeats``
+timed extractions is reported with the process's peak resident memory (``ru_maxrss``).
+
+Settings: ``original`` is firstorder, shape, glcm, glrlm, glszm, gldm, ngtdm on the image; ``filtered``
+adds the 8 coif1 wavelet sub-bands and the LoG at sigma 1, 2, 3 mm, each with every family but shape
+(the lesion's shape does not change with the filter; every tool computes it once). Grey levels: 32 bins
+(PyRadiomics ``binCount``, MIRP/Pictologics fixed bin number). Each tool keeps its own filter defaults
+(boundary padding, whole image or crop); LAI filters a padded crop around the lesion.
+
+Peers run in their own virtual environments under ``~/.cache/lai-bench`` (created on first run, see
+``benchmarks/peers/README.md``); a peer that cannot be installed is reported in the table, and the
+script still exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+SHAPE = (256, 256, 48)
+SPACING = (1.5, 1.5, 5.0)
+LESIONS_MM = {"3cm": 30.0, "10cm": 100.0}
+SETTINGS = ("original", "filtered")
+BIN_COUNT = 32
+LOG_SIGMAS_MM = (1.0, 2.0, 3.0)
+CACHE = Path.home() / ".cache" / "lai-bench"
+PEERS_DIR = Path(__file__).resolve().parent / "peers"
+ONE_THREAD = {
+    name: "1"
+    for name in (
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+        "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS",
+        "NUMBA_NUM_THREADS",
+        "PICTOLOGICS_NUM_THREADS",
+    )
+}
+
+
+# --- Phantom ---
+
+
+def phantom(seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Return a T2-like liver image (int16) and one boolean mask per lesion of ``LESIONS_MM``.
+
+    Abdomen (fat/muscle ~60) around a liver (~100) with smooth parenchymal texture and vessels; each lesion
+    has a radius modulated by low-order harmonics (irregular margin), a brighter rim, a darker necrotic
+    core and its own texture. Rician noise (sigma 6) is applied last, as in magnitude MR images.
+    """
+    rng = np.random.default_rng(seed)
+    mm = [(np.arange(n) - n / 2) * s for n, s in zip(SHAPE, SPACING, strict=True)]
+    x, y, z = np.meshgrid(*mm, indexing="ij")
+    body = (x / 170) ** 2 + (y / 130) ** 2 < 1
+    liver = ((x + 30) / 110) ** 2 + ((y - 10) / 90) ** 2 + (z / 100) ** 2 < 1
+    texture = ndimage.gaussian_filter(rng.normal(size=SHAPE), (3, 3, 1))
+    texture /= texture.std()
+    image = np.where(body, 60.0, 2.0) + liver * (40.0 + 6.0 * texture)
+    vessels = ndimage.gaussian_filter(rng.normal(size=SHAPE), (2, 2, 0.6))
+    image += liver * 25.0 * (vessels > 2.2 * vessels.std())
+    masks = {}
+    centres = {"3cm": (-75.0, 30.0, 20.0), "10cm": (-10.0, -5.0, -15.0)}
+    for name, diameter in LESIONS_MM.items():
+        cx, cy, cz = centres[name]
+        dx, dy, dz = x - cx, y - cy, z - cz
+        r = np.sqrt(dx**2 + dy**2 + dz**2)
+        theta, phi = np.arccos(np.divide(dz, r, out=np.zeros_like(r), where=r > 0)), np.arctan2(dy, dx)
+        harmonics = 0.12 * np.sin(3 * phi + 0.5) * np.sin(theta) + 0.08 * np.cos(2 * theta + phi)
+        radius = diameter / 2 * (1 + harmonics)
+        mask = r <= radius
+        depth = np.clip(r / radius, 0, 1)
+        lesion_texture = ndimage.gaussian_filter(rng.normal(size=SHAPE), (1.5, 1.5, 0.5))
+        lesion_texture /= lesion_texture.std()
+        lesion = 150.0 + 25.0 * depth**4 - 70.0 * (depth < 0.35) + 15.0 * lesion_texture
+        image = np.where(mask, lesion, image)
+        masks[name] = mask
+    noise = rng.normal(0.0, 6.0, size=(2, *SHAPE))
+    rician = np.sqrt((image + noise[0]) ** 2 + noise[1] ** 2)
+    return np.round(rician).astype(np.int16), masks
+
+
+def phantom_paths(folder: Path) -> dict[str, tuple[Path, Path]]:
+    """Return ``{lesion: (image path, mask path)}`` of the phantom in ``folder``."""
+    return {name: (folder / "liver.nii.gz", folder / f"lesion_{name}.nii.gz") for name in LESIONS_MM}
+
+
+def write_phantom(folder: Path) -> None:
+    """Write the phantom's image and lesion masks as NIfTI in ``folder`` (see ``phantom_paths``)."""
+    from lai.imaging import Image, save_image
+
+    image, masks = phantom()
+    affine = np.diag([*SPACING, 1.0])
+    paths = phantom_paths(folder)
+    save_image(Image(image, affine), paths["3cm"][0])
+    for name, mask in masks.items():
+        save_image(Image(mask.astype(np.uint8), affine), paths[name][1])
+
+
+# --- LAI ---
+
+
+def lai_features(image: object, mask: np.ndarray, setting: str) -> dict[str, float]:
+    """Return LAI's PyRadiomics-compatible features of ``mask`` in ``image`` for ``setting``.
+
+    ``filtered`` adds the coif1 wavelet sub-bands and the LoG responses (PyRadiomics' scaling), each
+    computed on a padded crop around the lesion, with every family but shape.
+    """
+    from lai.imaging import Image
+    from lai.radiomics import filters
+    from lai.radiomics.pyradiomics_compat import FAMILIES, pyradiomics_features
+
+    assert isinstance(image, Image)
+    labels = Image(mask.astype(np.uint8), image.affine)
+    features = pyradiomics_features(image, labels, {"binCount": BIN_COUNT})
+    if setting == "original":
+        return features
+    texture_params = {
+        "featureClass": dict.fromkeys(name for name in FAMILIES if name != "shape"),
+        "setting": {"binCount": BIN_COUNT},
+    }
+    spacing = image.spacing
+    responses: dict[str, tuple[Callable[[np.ndarray], object], tuple[float, ...] | float]] = {
+        "wavelet": (
+            functools.partial(filters.wavelet_subbands, wavelet="coif1"),
+            filters.wavelet_margin_mm("coif1", spacing),
+        ),
+        **{
+            f"log-sigma-{sigma:g}-mm": (
+                functools.partial(
+                    filters.laplacian_of_gaussian, spacing=spacing, sigma_mm=sigma, normalise="pyradiomics"
+                ),
+                filters.log_margin_mm(sigma),
+            )
+            for sigma in LOG_SIGMAS_MM
+        },
+    }
+    for kind, (filter_fn, margin) in responses.items():
+        response, crop = filters.filtered_in_crop(image, mask, filter_fn, margin)
+        affine = image.affine.copy()
+        affine[:3, 3] += affine[:3, :3] @ np.array([part.start for part in crop])
+        crop_labels = Image(labels.array[crop], affine)
+        maps = response if isinstance(response, dict) else {"": response}
+        for band, array in maps.items():
+            prefix = f"{kind}-{band}" if band else kind
+            values = pyradiomics_features(Image(array, affine), crop_labels, texture_params)
+            features.update({f"{prefix}_{key.removeprefix('original_')}": v for key, v in values.items()})
+    return features
+
+
+def lai_extractor(image_path: str, mask_path: str, setting: str) -> tuple[Callable[[], int], str]:
+    """Return a call that extracts LAI's features (returning their number) and LAI's version."""
+    import lai
+    from lai.imaging import load_image
+
+    image = load_image(image_path)
+    mask = load_image(mask_path).array > 0
+    return (lambda: len(lai_features(image, mask, setting))), getattr(lai, "__version__", "dev")
+
+
+# --- Workers: one script per tool, run by the tool's own interpreter ---
+
+HARNESS = """
+import json, resource, statistics, sys, time
+IMAGE, MASK, SETTING = sys.argv[1], sys.argv[2], sys.argv[3]
+REPEATS, BUDGET = int(sys.argv[4]), float(sys.argv[5])
+FAMILIES = ["firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm"]
+SUBBANDS = ["LLL", "LLH", "LHL", "LHH", "HLL", "HLH", "HHL", "HHH"]
+SIGMAS = [1.0, 2.0, 3.0]
+BIN_COUNT = 32
+
+
+def report(extract, version):
+    start = time.perf_counter()
+    n_features = extract()
+    warm_up = time.perf_counter() - start
+    repeats = max(1, min(REPEATS, int(BUDGET // max(warm_up, 1e-6))))
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        extract()
+        seconds.append(time.perf_counter() - start)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": statistics.median(seconds), "repeats": repeats, "peak_mb": peak_mb,
+                      "features": n_features, "version": version}))
+"""
+
+WORKERS = {
+    "lai": """
+sys.path.insert(0, BENCHMARKS)
+from radiomics_speed import lai_extractor
+report(*lai_extractor(IMAGE, MASK, SETTING))
+""",
+    "pyradiomics": """
+import logging
+import radiomics
+import SimpleITK as sitk
+from radiomics import featureextractor
+
+radiomics.setVerbosity(logging.ERROR)
+sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+image, mask = sitk.ReadImage(IMAGE), sitk.ReadImage(MASK)
+image_types = {"Original": {}}
+if SETTING == "filtered":
+    image_types.update({"Wavelet": {"wavelet": "coif1"}, "LoG": {"sigma": SIGMAS}})
+extractor = featureextractor.RadiomicsFeatureExtractor(
+    {"setting": {"binCount": BIN_COUNT, "label": 1}, "imageType": image_types,
+     "featureClass": dict.fromkeys(FAMILIES)}
+)
+
+
+def extract():
+    result = extractor.execute(image, mask)
+    return sum(not key.startswith("diagnostics") for key in result)
+
+
+report(extract, radiomics.__version__.lstrip("v"))
+""",
+    "mirp": """
+import importlib.metadata
+from mirp import extract_features
+
+families = ["morphology", "statistics", "glcm", "glrlm", "glszm", "ngldm", "ngtdm"]
+kwargs = dict(image=IMAGE, mask=MASK, base_feature_families=families,
+              base_discretisation_method="fixed_bin_number", base_discretisation_n_bins=BIN_COUNT)
+if SETTING == "filtered":
+    kwargs.update(
+        filter_kernels=["separable_wavelet", "laplacian_of_gaussian"],
+        separable_wavelet_families="coif1", separable_wavelet_set=[s.lower() for s in SUBBANDS],
+        separable_wavelet_rotation_invariance=False, laplacian_of_gaussian_sigma=SIGMAS,
+        response_map_feature_families=families[1:],
+        response_map_discretisation_method="fixed_bin_number",
+        response_map_discretisation_n_bins=BIN_COUNT,
+    )
+
+
+def extract():
+    tables = extract_features(export_features=True, **kwargs)
+    return sum(table.shape[1] for table in tables)
+
+
+report(extract, importlib.metadata.version("mirp"))
+""",
+    "pictologics": """
+import pictologics
+from pictologics import RadiomicsPipeline, load_image
+
+image, mask = load_image(IMAGE), load_image(MASK)
+texture = ["texture_glcm", "texture_glrlm", "texture_glszm", "texture_ngldm", "texture_ngtdm"]
+discretise = {"step": "discretise", "params": {"method": "FBN", "n_bins": BIN_COUNT}}
+pipeline = RadiomicsPipeline(load_standard=False)
+pipeline.add_config("original", [discretise, {"step": "extract_features",
+                    "params": {"families": ["intensity", "morphology", *texture]}}])
+filters = {}
+if SETTING == "filtered":
+    filters = {f"wavelet_{band}": {"type": "wavelet", "wavelet": "coif1", "decomposition": band}
+               for band in SUBBANDS}
+    filters.update({f"log_{sigma:g}": {"type": "log", "sigma_mm": sigma} for sigma in SIGMAS})
+for name, params in filters.items():
+    pipeline.add_config(name, [{"step": "filter", "params": params}, discretise,
+                        {"step": "extract_features", "params": {"families": ["intensity", *texture]}}])
+
+
+def extract():
+    results = pipeline.run(image, mask, config_names=["original", *filters])
+    return sum(len(series) for series in results.values())
+
+
+report(extract, pictologics.__version__)
+""",
+}
+
+
+# --- Peers' environments ---
+
+
+@dataclass
+class Tool:
+    """A tool to time: its name, the interpreter that runs its worker, or why it is missing."""
+
+    name: str
+    python: Path | None
+    missing: str = ""
+
+
+def _run(command: Sequence[str | Path], log: Path) -> bool:
+    """Run ``command``, appending its output to ``log``; return whether it succeeded."""
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(map(str, command))}\n")
+        out.flush()
+        return subprocess.run(list(map(str, command)), stdout=out, stderr=subprocess.STDOUT).returncode == 0
+
+
+def _last_error(log: Path) -> str:
+    lines = [line.strip() for line in log.read_text().splitlines() if "rror" in line]
+    return lines[-1] if lines else f"see {log}"
+
+
+def peer_venv(name: str, base_python: str, installs: Sequence[Sequence[str]], probe: str) -> Tool:
+    """Return the peer's venv under ``CACHE``, created with ``installs`` (pip argument lists) if needed.
+
+    ``probe`` is an import run to check the venv works; a venv that fails it is rebuilt once.
+    """
+    venv = CACHE / f"{name}-venv"
+    python = venv / "bin" / "python"
+    if python.exists() and _run([python, "-c", probe], CACHE / f"{name}-probe.log"):
+        return Tool(name, python)
+    shutil.rmtree(venv, ignore_errors=True)
+    log = CACHE / f"{name}-install.log"
+    log.write_text("")
+    print(f"creating {venv} (log: {log})", flush=True)
+    ok = _run([base_python, "-m", "venv", venv], log)
+    for arguments in installs:
+        ok = ok and _run([python, "-m", "pip", "install", "--quiet", *arguments], log)
+    if ok and _run([python, "-c", probe], log):
+        return Tool(name, python)
+    return Tool(name, None, f"not installed: {_last_error(log)}")
+
+
+def python312() -> str | None:
+    """Return a Python 3.12 interpreter found on PATH or in pyenv, or None."""
+    candidates = [
+        shutil.which("python3.12") or "",
+        *sorted(glob.glob("/root/.pyenv/versions/3.12*/bin/python3.12")),
+    ]
+    candidates += sorted(glob.glob(str(Path.home() / ".pyenv/versions/3.12*/bin/python3.12")))
+    for candidate in filter(None, candidates):
+        check = [candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 12)"]
+        if subprocess.run(check, capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+def tools(names: Sequence[str]) -> list[Tool]:
+    """Return the tools to time, creating the peers' venvs on first use."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    found = []
+    for name in names:
+        if name == "lai":
+            found.append(Tool("lai", Path(sys.executable)))
+        elif name == "pyradiomics":
+            # PyRadiomics 3.0.1 has no wheel for Python 3.11 and its setup.py imports numpy before pip's
+            # isolated build env has it: build against the venv's numpy<2 instead.
+            installs = [
+                ["numpy<2", "setuptools", "wheel"],
+                ["--no-build-isolation", "numpy<2", "pyradiomics==3.0.1"],
+            ]
+            probe = "import radiomics._cmatrices, SimpleITK"
+            found.append(peer_venv(name, sys._base_executable, installs, probe))  # type: ignore[attr-defined]
+        elif name == "mirp":
+            found.append(peer_venv(name, sys._base_executable, [["mirp"]], "import mirp"))  # type: ignore[attr-defined]
+        elif name == "pictologics":
+            base = python312()
+            if base is None:
+                found.append(Tool(name, None, "skipped: no Python 3.12"))
+            else:
+                found.append(peer_venv(name, base, [["pictologics"]], "import pictologics"))
+    return found
+
+
+# --- Timing ---
+
+
+def time_tool(
+    tool: Tool, folder: Path, image: Path, mask: Path, setting: str, repeats: int, budget: float
+) -> dict[str, object]:
+    """Run the tool's worker in a fresh one-thread subprocess; return its JSON report or ``{"error": ...}``."""
+    assert tool.python is not None
+    script = folder / f"worker_{tool.name}.py"
+    preamble = f"BENCHMARKS = {str(Path(__file__).resolve().parent)!r}\n"
+    script.write_text(HARNESS + preamble + WORKERS[tool.name])
+    env = {**os.environ, **ONE_THREAD, "PYTHONWARNINGS": "ignore"}
+    command = [str(tool.python), str(script), str(image), str(mask), setting, str(repeats), str(budget)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=folder)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        error = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        return {"error": error[:120]}
+    return dict(json.loads(lines[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="timed extractions after the warm-up")
+    parser.add_argument("--budget", type=float, default=90.0, help="seconds of timed runs per configuration")
+    parser.add_argument("--tools", default="lai,pyradiomics,mirp,pictologics")
+    parser.add_argument("--lesions", default=",".join(LESIONS_MM))
+    parser.add_argument("--settings", default=",".join(SETTINGS))
+    parser.add_argument("--phantom-to", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phantom_to:
+        write_phantom(args.phantom_to)
+        return
+
+    selected = tools(args.tools.split(","))
+    rows: list[tuple[str, str, str, str, str, str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="lai-radiomics-speed-") as tmp:
+        folder = Path(tmp)
+        # The phantom is built in a child process: a worker inherits its parent's peak memory through
+        # fork and exec, so the parent stays small.
+        subprocess.run([sys.executable, __file__, "--phantom-to", str(folder)], check=True)
+        paths = phantom_paths(folder)
+        print(f"phantom {SHAPE} voxels of {SPACING} mm in {folder}", flush=True)
+        for lesion in args.lesions.split(","):
+            image, mask = paths[lesion]
+            for setting in args.settings.split(","):
+                reports = {}
+                for tool in selected:
+                    if tool.python is None:
+                        reports[tool.name] = {"error": tool.missing}
+                        continue
+                    reports[tool.name] = time_tool(
+                        tool, folder, image, mask, setting, args.repeats, args.budget
+                    )
+                    print(f"  {tool.name:12s} {lesion:5s} {setting:9s} {reports[tool.name]}", flush=True)
+                reference = reports.get("pyradiomics", {}).get("seconds")
+                for name, report in reports.items():
+                    if "error" in report:
+                        rows.append((name, lesion, setting, "-", "-", "-", str(report["error"])))
+                        continue
+                    seconds = float(report["seconds"])  # type: ignore[arg-type]
+                    ratio = f"{float(reference) / seconds:.1f}x" if reference else "-"  # type: ignore[arg-type]
+                    note = f"v{report['version']}, {report['features']} features, n={report['repeats']}"
+                    rows.append(
+                        (name, lesion, setting, f"{seconds:.3f}", ratio, f"{report['peak_mb']:.0f}", note)
+                    )
+    header = ("tool", "lesion", "setting", "s/lesion", "PyRadiomics s / tool s", "peak MB", "notes")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
