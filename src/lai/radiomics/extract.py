@@ -175,8 +175,9 @@ def features_on_grid(
 
     ``settings`` are complete settings (from ``load_settings``); ``source`` names the inputs in errors.
     Without ``on_problem`` a family that cannot be computed (non-finite intensities in the lesion, a
-    non-positive ``normaliser``, an error inside the family) raises ``RadiomicsError``, and features
-    undefined for this lesion (0/0, e.g. GLCM of a one-voxel lesion) are NaN. With ``on_problem`` nothing
+    non-positive ``normaliser``, an error inside the family, as GLCM of a one-voxel lesion, which has no
+    voxel pairs) raises ``RadiomicsError``, and features undefined for this lesion (0/0, e.g. NGTDM
+    Complexity of one voxel) are NaN. With ``on_problem`` nothing
     raises: the affected features are NaN and each problem, undefined features included, is passed to it
     as one line of text.
     """
