@@ -263,3 +263,39 @@ def test_missing_sequence_still_leaves_nan_without_warning(dataset: Dataset) -> 
         frame = extract_dataset(dataset, scheduler="sync").frame.set_index("lesion_id")
     assert frame.loc["c3-1", [c for c in frame.columns if c.startswith("t2w:")]].isna().all()
     assert LESIONS["lesion_id"].tolist() == frame.index.tolist()
+
+
+def striped_lesion() -> tuple[Image, Image]:
+    """A 6 x 6 x 6 voxel lesion whose slices (along k) alternate between 100 and 200, in noise-free liver."""
+    array = np.full((12, 12, 12), 150.0)
+    array[3:9, 3:9, 3:9] = np.where(np.arange(6) % 2 == 0, 100.0, 200.0)[None, None, :]
+    labels = np.zeros(array.shape, dtype=np.int8)
+    labels[3:9, 3:9, 3:9] = 1
+    return Image(array, np.eye(4)), Image(labels, np.eye(4))
+
+
+def test_force2d_glcm_sees_only_in_plane_neighbours() -> None:
+    image, mask = striped_lesion()
+    settings = {"preset": "pyradiomics", "feature_classes": ["glcm"], "texture_bin_count": 2}
+    in_plane = extract_features(image, mask, {**settings, "force2D": True})
+    volume = extract_features(image, mask, settings)
+    # within a slice every voxel has the same level: no in-plane pair differs
+    assert in_plane["original_glcm_Contrast"] == 0.0
+    assert in_plane["original_glcm_JointEnergy"] == pytest.approx(0.5)
+    # 9 of the 13 directions cross slices, where every pair differs by one level (contrast 1)
+    assert volume["original_glcm_Contrast"] == pytest.approx(9 / 13)
+
+
+def test_fixed_bin_count_texture_ignores_the_intensity_scale_and_fixed_width_does_not() -> None:
+    rng = np.random.default_rng(11)
+    array = rng.normal(100.0, 20.0, size=(16, 16, 12))
+    labels = np.zeros(array.shape, dtype=np.int8)
+    labels[4:12, 4:12, 3:9] = 1
+    mask = Image(labels, np.eye(4))
+    settings = {"preset": "pyradiomics", "feature_classes": list(TEXTURE)}
+    for bins, invariant in (({"texture_bin_count": 32}, True), ({"texture_bin_width": 5.0}, False)):
+        plain = extract_features(Image(array, np.eye(4)), mask, {**settings, **bins})
+        scaled = extract_features(Image(array * 7.0, np.eye(4)), mask, {**settings, **bins})
+        same = plain["original_glszm_ZoneEntropy"] == pytest.approx(scaled["original_glszm_ZoneEntropy"])
+        assert same is invariant
+        assert (plain == pytest.approx(scaled)) is invariant
