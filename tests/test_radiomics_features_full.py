@@ -250,6 +250,7 @@ def test_texture_bin_width_replaces_the_default_bin_count() -> None:
         ({"force2D": "yes"}, "force2D must be true or false"),
         ({"distances": [0]}, "distances must be a list of positive integers"),
         ({"imageType": {"LoG": {"sigma": [1.0]}}}, r"PyRadiomics parameters: .*LoG"),
+        ({"featureClass": {"glcm": ["Contrast", "Contrst"]}}, r"unknown glcm feature\(s\) \['Contrst'\]"),
     ],
 )
 def test_bad_feature_settings_are_refused_naming_the_key(settings: dict[str, object], message: str) -> None:

@@ -164,6 +164,7 @@ def _read_yaml(path: Path) -> Mapping[str, Any]:
 
 def _pyradiomics_mode(params: Mapping[str, Any]) -> dict[str, Any]:
     # imported here: pyradiomics_compat builds on extract, which imports this module
+    from lai.radiomics.extract import FAMILY_FEATURES
     from lai.radiomics.pyradiomics_compat import PyRadiomicsParamsError, read_pyradiomics_params
 
     try:
@@ -171,6 +172,12 @@ def _pyradiomics_mode(params: Mapping[str, Any]) -> dict[str, Any]:
     except PyRadiomicsParamsError as error:
         msg = f"PyRadiomics parameters: {error}"
         raise SettingsError(msg) from error
+    for family, wanted in parsed["featureClass"].items():
+        unknown = sorted(set(wanted or ()) - set(FAMILY_FEATURES[family]))
+        if unknown:
+            known = list(FAMILY_FEATURES[family])
+            msg = f"PyRadiomics parameters: unknown {family} feature(s) {unknown}; known: {known}"
+            raise SettingsError(msg)
     return {"preset": "pyradiomics", **PRESETS["pyradiomics"], "pyradiomics_params": parsed}
 
 
