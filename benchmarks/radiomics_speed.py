@@ -35,9 +35,13 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
+
+if TYPE_CHECKING:
+    from lai.imaging import Image
 
 SHAPE = (256, 256, 48)
 SPACING = (1.5, 1.5, 5.0)
@@ -121,9 +125,11 @@ def write_phantom(folder: Path) -> None:
 
 
 # --- LAI ---
+# LAI is imported inside the functions: the parent process must stay small, because a worker inherits
+# its parent's peak memory through fork and exec.
 
 
-def lai_features(image: object, mask: np.ndarray, setting: str) -> dict[str, float]:
+def lai_features(image: Image, mask: np.ndarray, setting: str) -> dict[str, float]:
     """Return LAI's PyRadiomics-compatible features of ``mask`` in ``image`` for ``setting``.
 
     ``filtered`` adds the coif1 wavelet sub-bands and the LoG responses (PyRadiomics' scaling), each
@@ -133,7 +139,6 @@ def lai_features(image: object, mask: np.ndarray, setting: str) -> dict[str, flo
     from lai.radiomics import filters
     from lai.radiomics.pyradiomics_compat import FAMILIES, pyradiomics_features
 
-    assert isinstance(image, Image)
     labels = Image(mask.astype(np.uint8), image.affine)
     features = pyradiomics_features(image, labels, {"binCount": BIN_COUNT})
     if setting == "original":
@@ -143,7 +148,9 @@ def lai_features(image: object, mask: np.ndarray, setting: str) -> dict[str, flo
         "setting": {"binCount": BIN_COUNT},
     }
     spacing = image.spacing
-    responses: dict[str, tuple[Callable[[np.ndarray], object], tuple[float, ...] | float]] = {
+    responses: dict[
+        str, tuple[Callable[[np.ndarray], np.ndarray | dict[str, np.ndarray]], tuple[float, ...] | float]
+    ] = {
         "wavelet": (
             functools.partial(filters.wavelet_subbands, wavelet="coif1"),
             filters.wavelet_margin_mm("coif1", spacing),
@@ -342,11 +349,11 @@ def peer_venv(name: str, base_python: str, installs: Sequence[Sequence[str]], pr
 
 def python312() -> str | None:
     """Return a Python 3.12 interpreter found on PATH or in pyenv, or None."""
+    pyenv = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
     candidates = [
         shutil.which("python3.12") or "",
-        *sorted(glob.glob("/root/.pyenv/versions/3.12*/bin/python3.12")),
+        *sorted(glob.glob(f"{pyenv}/versions/3.12*/bin/python3.12")),
     ]
-    candidates += sorted(glob.glob(str(Path.home() / ".pyenv/versions/3.12*/bin/python3.12")))
     for candidate in filter(None, candidates):
         check = [candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 12)"]
         if subprocess.run(check, capture_output=True).returncode == 0:
@@ -402,6 +409,24 @@ def time_tool(
     return dict(json.loads(lines[-1]))
 
 
+Row = tuple[str, str, str, str, str, str, str]
+
+
+def table_rows(lesion: str, setting: str, reports: dict[str, dict[str, object]]) -> list[Row]:
+    """Return one table row per tool: seconds, ratio PyRadiomics / tool, peak MB, notes (or the error)."""
+    reference = reports.get("pyradiomics", {}).get("seconds")
+    rows = []
+    for name, report in reports.items():
+        if "error" in report:
+            rows.append((name, lesion, setting, "-", "-", "-", str(report["error"])))
+            continue
+        seconds = float(report["seconds"])  # type: ignore[arg-type]
+        ratio = f"{float(reference) / seconds:.1f}x" if reference else "-"  # type: ignore[arg-type]
+        note = f"v{report['version']}, {report['features']} features, n={report['repeats']}"
+        rows.append((name, lesion, setting, f"{seconds:.3f}", ratio, f"{report['peak_mb']:.0f}", note))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed extractions after the warm-up")
@@ -416,18 +441,17 @@ def main() -> None:
         return
 
     selected = tools(args.tools.split(","))
-    rows: list[tuple[str, str, str, str, str, str, str]] = []
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="lai-radiomics-speed-") as tmp:
         folder = Path(tmp)
-        # The phantom is built in a child process: a worker inherits its parent's peak memory through
-        # fork and exec, so the parent stays small.
+        # Built in a child process so that this one stays small (see "--- LAI ---").
         subprocess.run([sys.executable, __file__, "--phantom-to", str(folder)], check=True)
         paths = phantom_paths(folder)
         print(f"phantom {SHAPE} voxels of {SPACING} mm in {folder}", flush=True)
         for lesion in args.lesions.split(","):
             image, mask = paths[lesion]
             for setting in args.settings.split(","):
-                reports = {}
+                reports: dict[str, dict[str, object]] = {}
                 for tool in selected:
                     if tool.python is None:
                         reports[tool.name] = {"error": tool.missing}
@@ -436,17 +460,7 @@ def main() -> None:
                         tool, folder, image, mask, setting, args.repeats, args.budget
                     )
                     print(f"  {tool.name:12s} {lesion:5s} {setting:9s} {reports[tool.name]}", flush=True)
-                reference = reports.get("pyradiomics", {}).get("seconds")
-                for name, report in reports.items():
-                    if "error" in report:
-                        rows.append((name, lesion, setting, "-", "-", "-", str(report["error"])))
-                        continue
-                    seconds = float(report["seconds"])  # type: ignore[arg-type]
-                    ratio = f"{float(reference) / seconds:.1f}x" if reference else "-"  # type: ignore[arg-type]
-                    note = f"v{report['version']}, {report['features']} features, n={report['repeats']}"
-                    rows.append(
-                        (name, lesion, setting, f"{seconds:.3f}", ratio, f"{report['peak_mb']:.0f}", note)
-                    )
+                rows += table_rows(lesion, setting, reports)
     header = ("tool", "lesion", "setting", "s/lesion", "PyRadiomics s / tool s", "peak MB", "notes")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
