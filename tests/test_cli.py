@@ -160,3 +160,18 @@ def test_extract_with_unusable_settings_is_a_clear_error(tmp_path: Path) -> None
     assert result.exit_code == 1
     assert "no-such-preset" in result.output
     assert not (tmp_path / "f.parquet").exists()
+
+
+def test_extract_lists_lesions_with_undefined_features_in_a_log_beside_the_table(tmp_path: Path) -> None:
+    from test_radiomics_features_full import write_awkward_dataset
+
+    write_awkward_dataset(tmp_path / "ds")
+    out = tmp_path / "features.parquet"
+    result = runner.invoke(
+        app, ["extract", str(tmp_path / "ds"), "--out", str(out), "--cache", str(tmp_path / "cache")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "3 lesion/sequence pair(s) have undefined features" in " ".join(result.output.split())
+    lines = (tmp_path / "features.warnings.txt").read_text().splitlines()
+    assert sorted(line.split(",")[0] for line in lines) == ["Lesion c1-2", "Lesion c1-3", "Lesion c1-4"]
+    assert FeatureTable.read(out).frame["lesion_id"].tolist() == ["c1-1", "c1-2", "c1-3", "c1-4"]

@@ -149,17 +149,19 @@ def extract(
 ) -> None:
     """Extract features for every lesion and sequence of a Dataset into a FeatureTable."""
     from lai.data import Dataset, DatasetError
-    from lai.radiomics import RadiomicsError, SettingsError, extract_dataset
+    from lai.pipeline import extract_features_logged
+    from lai.radiomics import RadiomicsError, SettingsError
 
     try:
         dataset = Dataset.read(dataset_path)
     except DatasetError as error:
         raise _fail(str(error)) from error
     try:
-        table = extract_dataset(dataset, settings=params, cache_dir=_cache_dir(cache), scheduler=scheduler)
+        table = extract_features_logged(
+            dataset, out, settings=params, cache_dir=_cache_dir(cache), scheduler=scheduler
+        )
     except (RadiomicsError, SettingsError) as error:
         raise _fail(str(error)) from error
-    table.write(out)
     console.print(f"Wrote {len(table.frame)} lesions x {len(table.feature_columns)} features to {out}")
 
 

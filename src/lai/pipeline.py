@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,6 @@ def run_demo(
     Every stage caches its finished work under ``out/cache`` by content hash, so a second run with the
     same arguments reuses it and takes seconds.
     """
-    from lai.radiomics import extract_dataset
     from lai.synth import generate_cohort
 
     start = time.perf_counter()
@@ -54,8 +54,7 @@ def run_demo(
         out / "cohort", patients=patients, centres=centres, seed=seed, scheduler=scheduler, cache_dir=cache
     )
     console.print("[bold]2/4[/] Radiomics")
-    table = extract_dataset(dataset, cache_dir=cache, scheduler=scheduler)
-    table.write(out / "features.parquet")
+    table = extract_features_logged(dataset, out / "features.parquet", cache_dir=cache, scheduler=scheduler)
     console.print("[bold]3/4[/] Models and validation")
     results = [
         _fit_and_validate(table, target, out / "models" / target, seed=seed, scheduler=scheduler, cache=cache)
@@ -71,6 +70,42 @@ def run_demo(
         provenance=_provenance(dataset, table, seed, extra={"patients": patients, "centres": centres}),
     )
     return ReportRun(html, results, time.perf_counter() - start)
+
+
+def extract_features_logged(
+    dataset: Dataset,
+    out: Path,
+    *,
+    settings: Any = None,
+    cache_dir: Path | None = None,
+    scheduler: str | None = None,
+) -> FeatureTable:
+    """Extract a Dataset's FeatureTable to ``out``; lesions with undefined features go to a log beside it.
+
+    Small lesions on coarse grids (a voxel or two on 6 mm DWI) leave some features NaN; each such lesion
+    and sequence is one line of ``<out stem>.warnings.txt`` and one summary line on the console, rather
+    than a screenful of warnings.
+    """
+    from lai.files import write_text_atomic
+    from lai.radiomics import RadiomicsWarning, extract_dataset
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RadiomicsWarning)
+        table = extract_dataset(dataset, settings=settings, cache_dir=cache_dir, scheduler=scheduler)
+    table.write(out)
+    notes = [str(w.message) for w in caught if issubclass(w.category, RadiomicsWarning)]
+    for other in (w for w in caught if not issubclass(w.category, RadiomicsWarning)):
+        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    log = out.with_name(f"{out.stem}.warnings.txt")
+    if notes:
+        write_text_atomic(log, "\n".join(notes) + "\n")
+        console.print(
+            f"[yellow]{len(notes)} lesion/sequence pair(s) have undefined features (NaN), mostly tiny lesions "
+            f"on coarse grids; see {log}[/]"
+        )
+    elif log.exists():
+        log.unlink()
+    return table
 
 
 def validate_model(
