@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from lai.imaging import Image, load_image
 from lai.radiomics.catalogue import FAMILIES, FeatureDefinition
@@ -40,7 +39,7 @@ from lai.radiomics.processing import (
     resegment_range,
     round_intensities,
 )
-from lai.radiomics.settings import SettingsError
+from lai.radiomics.settings import SettingsError, read_settings_file
 
 TEXTURE_FAMILIES: tuple[str, ...] = ("glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm")
 
@@ -183,7 +182,7 @@ def load_ibsi_settings(settings: Mapping[str, Any] | str | os.PathLike[str] | No
     if isinstance(settings, os.PathLike) or (
         isinstance(settings, str) and settings.lower().endswith((".yaml", ".yml"))
     ):
-        settings = _read_yaml(Path(settings))
+        settings = read_settings_file(Path(settings), IBSI_PRESETS)
     elif isinstance(settings, str):
         settings = {"preset": settings}
     overrides = dict(settings)
@@ -198,22 +197,6 @@ def load_ibsi_settings(settings: Mapping[str, Any] | str | os.PathLike[str] | No
     config = {**IBSI_DEFAULTS, **IBSI_PRESETS[preset], **overrides}
     _check(config)
     return config
-
-
-def _read_yaml(path: Path) -> Mapping[str, Any]:
-    """Return the settings mapping of a YAML file, or raise ``SettingsError`` naming the file."""
-    if not path.is_file():
-        msg = f"{path}: no such IBSI settings file"
-        raise SettingsError(msg)
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        msg = f"{path}: not valid YAML ({error})"
-        raise SettingsError(msg) from error
-    if not isinstance(loaded, Mapping):
-        msg = f"{path}: expected a mapping of IBSI settings, found {type(loaded).__name__}"
-        raise SettingsError(msg)
-    return loaded
 
 
 def _check(config: Mapping[str, Any]) -> None:

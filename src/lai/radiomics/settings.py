@@ -44,7 +44,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +121,7 @@ def load_settings(settings: Mapping[str, Any] | str | os.PathLike[str] | None = 
     elif isinstance(settings, str) and settings in PRESETS:
         overrides = {"preset": settings}
     else:
-        overrides = _read_yaml(Path(settings))
+        overrides = read_settings_file(Path(settings), PRESETS)
     if set(overrides) & PYRADIOMICS_SECTIONS:
         return _pyradiomics_mode(overrides)
     unknown = sorted(set(overrides) - set(_KEYS))
@@ -147,9 +147,13 @@ def settings_hash(settings: Mapping[str, Any]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _read_yaml(path: Path) -> Mapping[str, Any]:
+def read_settings_file(path: Path, presets: Iterable[str]) -> Mapping[str, Any]:
+    """Return the mapping of a YAML settings file, or raise ``SettingsError`` naming the file.
+
+    ``presets`` are the names the caller would also have accepted, quoted when the file does not exist.
+    """
     if not path.is_file():
-        msg = f"{path}: no such settings file, and not a preset name ({sorted(PRESETS)})"
+        msg = f"{path}: no such settings file, and not a preset name ({sorted(presets)})"
         raise SettingsError(msg)
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
