@@ -472,6 +472,17 @@ _TEXTURE: dict[str, Callable[[np.ndarray, np.ndarray, Mapping[str, Any]], dict[s
 # --- Extraction ---
 
 
+def _roi_box(region: np.ndarray, margin: int) -> tuple[slice, ...]:
+    """Return the slices of the ROI's bounding box grown by ``margin`` voxels (clipped to the array)."""
+    box = []
+    for axis in range(region.ndim):
+        present = np.flatnonzero(region.any(axis=tuple(a for a in range(region.ndim) if a != axis)))
+        box.append(
+            slice(max(int(present[0]) - margin, 0), min(int(present[-1]) + 1 + margin, region.shape[axis]))
+        )
+    return tuple(box)
+
+
 def pyradiomics_features(
     image: Image | str | os.PathLike[str],
     mask: Image | str | os.PathLike[str],
@@ -519,8 +530,10 @@ def pyradiomics_features(
     # PyRadiomics' force2Ddimension counts axes of its (z, y, x) array; LAI arrays are (x, y, z) and the
     # texture modules cut slices along the last axis.
     slice_axis = 2 - int(setting["force2Ddimension"])
-    texture_levels = np.moveaxis(levels, slice_axis, -1)
-    texture_mask = np.moveaxis(region, slice_axis, -1)
+    # texture sees only ROI voxels and their neighbours: a box around the ROI gives the same matrices
+    box = _roi_box(region, margin=max(int(d) for d in setting["distances"]) + 1)
+    texture_levels = np.moveaxis(levels[box], slice_axis, -1)
+    texture_mask = np.moveaxis(region[box], slice_axis, -1)
     features: dict[str, float] = {}
     for family, wanted in parsed["featureClass"].items():
         if family == "firstorder":
