@@ -135,15 +135,15 @@ def extract_features(
     >>> features["original_glcm_Contrast"]                                        # doctest: +SKIP
     """
     config = load_settings(settings)
-    image_obj, image_name = _as_image(image)
-    mask_obj, mask_name = _as_image(mask)
+    image_obj, image_name = as_image(image)
+    mask_obj, mask_name = as_image(mask)
     if config["pyradiomics_params"] is not None:
         return _pyradiomics_mode(image_obj, mask_obj, config["pyradiomics_params"], label)
     label = 1 if label is None else label
     source = f"image {image_name}, mask {mask_name}"
     labels = labels_on_grid(mask_obj, image_obj.grid, source=source)
     if normaliser is None and config["normalise"] == "liver":
-        _require_label(labels, label, source)
+        require_label(labels, label, source)
         normaliser, _ = liver_reference(
             image_obj.array, labels, label, image_obj.spacing, ring_mm=config["ring_mm"]
         )
@@ -181,7 +181,7 @@ def features_on_grid(
     raises: the affected features are NaN and each problem, undefined features included, is passed to it
     as one line of text.
     """
-    region = _require_label(labels, label, source)
+    region = require_label(labels, label, source)
 
     def failed(message: str) -> None:
         if on_problem is None:
@@ -348,7 +348,8 @@ def _pyradiomics_mode(
     return pyradiomics_features(image, mask, params, label=label)
 
 
-def _require_label(labels: np.ndarray, label: int, source: str) -> np.ndarray:
+def require_label(labels: np.ndarray, label: int, source: str) -> np.ndarray:
+    """Return the boolean region of ``label``; raise ``RadiomicsError`` naming the labels present if empty."""
     region = labels == label
     if not region.any():
         present = [int(v) for v in np.unique(labels) if v != 0]
@@ -357,7 +358,8 @@ def _require_label(labels: np.ndarray, label: int, source: str) -> np.ndarray:
     return region
 
 
-def _as_image(value: Image | str | os.PathLike[str]) -> tuple[Image, str]:
+def as_image(value: Image | str | os.PathLike[str]) -> tuple[Image, str]:
+    """Return an Image (loading a path) and the name to use for it in error messages."""
     if isinstance(value, Image):
         return value, "<in-memory Image>"
     return load_image(value), str(Path(value))

@@ -44,13 +44,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from lai.imaging import Image
 from lai.radiomics import firstorder, glrlm, glszm, ngtdm, shape
 from lai.radiomics.discretisation import discretise_fixed_bin_count, discretise_fixed_bin_width
-from lai.radiomics.extract import RadiomicsError, _as_image, _require_label, labels_on_grid
+from lai.radiomics.extract import RadiomicsError, as_image, labels_on_grid, require_label
 from lai.radiomics.gldm import gldm_features
+from lai.radiomics.settings import read_settings_file
 
 FAMILIES: tuple[str, ...] = ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
 """Feature classes of this mode, in PyRadiomics' spelling."""
@@ -129,7 +129,11 @@ def read_pyradiomics_params(params: Mapping[str, Any] | str | os.PathLike[str]) 
     >>> read_pyradiomics_params({"binWidth": 10, "force2D": True})["setting"]["binWidth"]
     10
     """
-    raw = _load(params) if not isinstance(params, Mapping) else params
+    raw = (
+        params
+        if isinstance(params, Mapping)
+        else read_settings_file(Path(params), error=PyRadiomicsParamsError)
+    )
     if not set(raw) & _SECTIONS:
         raw = {"setting": raw}
     sections = sorted(str(name) for name in set(raw) - _SECTIONS)
@@ -157,22 +161,6 @@ def read_pyradiomics_params(params: Mapping[str, Any] | str | os.PathLike[str]) 
         "featureClass": {name: (list(names) if names else None) for name, names in feature_class.items()},
         "setting": _settings({**(raw.get("setting") or {}), **custom}),
     }
-
-
-def _load(path: str | os.PathLike[str]) -> Mapping[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        msg = f"{path}: no such PyRadiomics parameter file"
-        raise PyRadiomicsParamsError(msg)
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        msg = f"{path}: not valid YAML ({error})"
-        raise PyRadiomicsParamsError(msg) from error
-    if not isinstance(loaded, Mapping):
-        msg = f"{path}: expected a mapping with imageType/featureClass/setting, found {type(loaded).__name__}"
-        raise PyRadiomicsParamsError(msg)
-    return loaded
 
 
 def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
@@ -511,10 +499,10 @@ def pyradiomics_features(
     parsed = read_pyradiomics_params(params if params is not None else {})
     setting = parsed["setting"]
     label = setting["label"] if label is None else int(label)
-    image_obj, image_name = _as_image(image)
-    mask_obj, mask_name = _as_image(mask)
+    image_obj, image_name = as_image(image)
+    mask_obj, mask_name = as_image(mask)
     source = f"image {image_name}, mask {mask_name}"
-    labelled = _require_label(labels_on_grid(mask_obj, image_obj.grid, source=source), label, source)
+    labelled = require_label(labels_on_grid(mask_obj, image_obj.grid, source=source), label, source)
     intensities = np.asarray(image_obj.array, dtype=np.float64)
     if setting["normalize"]:
         intensities = normalised(intensities, float(setting["normalizeScale"]))

@@ -147,22 +147,25 @@ def settings_hash(settings: Mapping[str, Any]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def read_settings_file(path: Path, presets: Iterable[str]) -> Mapping[str, Any]:
-    """Return the mapping of a YAML settings file, or raise ``SettingsError`` naming the file.
+def read_settings_file(
+    path: Path, presets: Iterable[str] = (), *, error: type[ValueError] = SettingsError
+) -> Mapping[str, Any]:
+    """Return the mapping of a YAML settings file, or raise ``error`` naming the file.
 
     ``presets`` are the names the caller would also have accepted, quoted when the file does not exist.
     """
     if not path.is_file():
-        msg = f"{path}: no such settings file, and not a preset name ({sorted(presets)})"
-        raise SettingsError(msg)
+        hint = f", and not a preset name ({sorted(presets)})" if presets else ""
+        msg = f"{path}: no such settings file{hint}"
+        raise error(msg)
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        msg = f"{path}: not valid YAML ({error})"
-        raise SettingsError(msg) from error
+    except yaml.YAMLError as problem:
+        msg = f"{path}: not valid YAML ({problem})"
+        raise error(msg) from problem
     if not isinstance(loaded, Mapping):
         msg = f"{path}: expected a mapping of settings, found {type(loaded).__name__}"
-        raise SettingsError(msg)
+        raise error(msg)
     return loaded
 
 
