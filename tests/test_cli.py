@@ -14,7 +14,7 @@ from lai import __version__
 from lai.cli import app, parse_duration
 from lai.data import FeatureTable
 from synthetic_tables import synthetic_table
-from test_data_dataset import write_tiny_dataset
+from tiny_dataset import write_tiny_dataset
 
 runner = CliRunner()
 
@@ -163,7 +163,7 @@ def test_extract_with_unusable_settings_is_a_clear_error(tmp_path: Path) -> None
 
 
 def test_extract_lists_lesions_with_undefined_features_in_a_log_beside_the_table(tmp_path: Path) -> None:
-    from test_radiomics_features_full import write_awkward_dataset
+    from radiomics_datasets import write_awkward_dataset
 
     write_awkward_dataset(tmp_path / "ds")
     out = tmp_path / "features.parquet"

@@ -16,7 +16,7 @@ import pytest
 
 from lai.data.validate import PROBLEM_CODES, Problem, format_problems, validate_dataset
 from lai.imaging import Image, save_image
-from test_data_dataset import PORTAL_AFFINE, T2W_AFFINE, lesion_mask, write_tiny_dataset
+from tiny_dataset import PORTAL_AFFINE, T2W_AFFINE, lesion_mask, write_tiny_dataset
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "dataset.md"
 

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from lai.data import Dataset, image_relpath, lesion_mask_relpath, write_index
-from lai.imaging import Image, load_image, save_image
+from lai.data import Dataset, image_relpath, lesion_mask_relpath
+from lai.imaging import Image, load_image
 from lai.radiomics import (
     RadiomicsError,
     RadiomicsWarning,
@@ -27,14 +27,13 @@ from lai.radiomics import (
 )
 from lai.radiomics.filters import laplacian_of_gaussian, wavelet_subbands
 from lai.radiomics.liver import liver_feature_columns
-from test_radiomics_table import (
+from radiomics_datasets import (
     BALLS,
-    CASES,
     LESIONS,
-    LIVER,
     PORTAL_AFFINE,
     in_ball,
     world_of,
+    write_awkward_dataset,
     write_dataset,
 )
 
@@ -155,37 +154,6 @@ def test_feature_classes_restrict_the_columns(dataset: Dataset) -> None:
     table = extract_dataset(dataset, settings=settings, sequences=["portal"], scheduler="sync")
     families = {c.split(":")[1].split("_")[1] for c in table.feature_columns if c.startswith("portal:")}
     assert families == {"shape", "glszm"}
-
-
-def write_awkward_dataset(root: Path) -> Dataset:
-    """One case: a normal lesion (1), a one-voxel lesion (2), NaNs inside lesion 3, lesion 4 absent from the mask."""
-    shape = (48, 48, 20)
-    world = world_of(PORTAL_AFFINE, shape)
-    mask = np.zeros(shape, dtype=np.uint8)
-    mask[in_ball(world, 1)] = 1
-    mask[40, 40, 10] = 2
-    mask[np.linalg.norm(world - (5.0, -25.0, 0.0), axis=-1) <= 5.0] = 3
-    array = np.full(shape, LIVER["portal"])
-    array[in_ball(world, 1, 4.0)] = LIVER["portal"] * BALLS[1][2]
-    array[mask == 3] = np.nan
-    files = {
-        lesion_mask_relpath("c1"): save_image(Image(mask, PORTAL_AFFINE), root / lesion_mask_relpath("c1")),
-        image_relpath("c1", "portal"): save_image(
-            Image(array.astype(np.float32), PORTAL_AFFINE), root / image_relpath("c1", "portal")
-        ),
-    }
-    lesions = pd.DataFrame(
-        {
-            "lesion_id": ["c1-1", "c1-2", "c1-3", "c1-4"],
-            "case_id": ["c1"] * 4,
-            "mask_label": [1, 2, 3, 4],
-            "diagnosis": ["hcc", "cyst", "met", "hem"],
-            "malignant": [True, False, True, False],
-            "reference_standard": ["histology"] * 4,
-            "diameter_mm": [14.0, 1.5, 10.0, 5.0],
-        }
-    )
-    return write_index(root, name="awkward", cases=CASES.iloc[:1], lesions=lesions, files=files)
 
 
 def test_awkward_lesions_give_nan_and_one_warning_each_not_an_error(tmp_path: Path) -> None:
