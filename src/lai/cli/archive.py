@@ -1,0 +1,1 @@
+"""Commands of the archive: ingest, labels import, qc, release."""

@@ -1,0 +1,1 @@
+"""Commands of the benchmark portal: serve, portal user/release/phase/audit."""
