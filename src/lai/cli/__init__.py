@@ -4,7 +4,7 @@ Each module of this package holds the commands of one stage and registers them o
 application when imported here.
 """
 
-from lai.cli import archive, automl, data, portal, validation  # noqa: F401  (registers their commands)
+from lai.cli import archive, automl, data, portal, release, validation  # noqa: F401  (registers their commands)
 from lai.cli.root import app, parse_duration
 
 __all__ = ["app", "parse_duration"]

@@ -1,0 +1,1 @@
+"""Commands of benchmark releases and public layouts: release, dataset import."""
