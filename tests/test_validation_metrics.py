@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
+    brier_score_loss,
     cohen_kappa_score,
     f1_score,
     precision_score,
@@ -17,7 +18,18 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from lai.validation.metrics import class_metrics, classification_metrics, weighted_auc
+from lai.validation.metrics import (
+    GROUP_METRIC_NAMES,
+    brier_score,
+    class_metrics,
+    classification_metrics,
+    npv,
+    per_group_metrics,
+    ppv,
+    sensitivity,
+    specificity,
+    weighted_auc,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -96,3 +108,71 @@ def test_perfect_classifier_scores_one_and_chance_scores_a_half():
 
 def test_auc_is_undefined_without_cases():
     assert np.isnan(weighted_auc(np.zeros(5, dtype=bool), np.arange(5.0), np.ones((1, 5)))[0])
+
+
+def test_rates_of_a_hand_counted_binary_confusion_matrix():
+    # 10 lesions: TP 3, FN 1, FP 2, TN 4 (positive class 1, predicted when p_1 > 0.5)
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    p1 = np.array([0.9, 0.8, 0.7, 0.2, 0.6, 0.55, 0.1, 0.2, 0.3, 0.4])
+    proba = np.column_stack([1 - p1, p1])
+    assert float(sensitivity(y, proba)) == pytest.approx(3 / 4)
+    assert float(specificity(y, proba)) == pytest.approx(4 / 6)
+    assert float(ppv(y, proba)) == pytest.approx(3 / 5)
+    assert float(npv(y, proba)) == pytest.approx(4 / 5)
+
+
+def test_one_vs_rest_rates_equal_scikit_learn_per_class():
+    y, proba = random_predictions(300, 4, seed=7)
+    predicted = proba.argmax(axis=1)
+    np.testing.assert_allclose(sensitivity(y, proba), recall_score(y, predicted, average=None))
+    np.testing.assert_allclose(ppv(y, proba), precision_score(y, predicted, average=None))
+    np.testing.assert_allclose(
+        specificity(y, proba), [recall_score(y != k, predicted != k) for k in range(4)]
+    )
+    np.testing.assert_allclose(npv(y, proba), [precision_score(y != k, predicted != k) for k in range(4)])
+
+
+def test_weighted_rates_equal_repeated_rows():
+    y, proba = random_predictions(80, 2, seed=8)
+    weights = np.random.default_rng(9).integers(0, 3, y.size)
+    repeated = np.repeat(np.arange(y.size), weights)
+    for rate in (sensitivity, specificity, ppv, npv, brier_score):
+        found = rate(y, proba, weights[None, :].astype(float))
+        assert found.shape == (1,)
+        assert found[0] == pytest.approx(float(rate(y[repeated], proba[repeated])), abs=1e-12)
+
+
+def test_binary_brier_equals_scikit_learn():
+    y, proba = random_predictions(500, 2, seed=10)
+    assert float(brier_score(y, proba)) == pytest.approx(brier_score_loss(y, proba[:, 1]), abs=1e-12)
+
+
+def test_multiclass_brier_is_the_class_mean_of_squared_errors():
+    y = np.array([0, 2])
+    proba = np.array([[0.5, 0.25, 0.25], [0.2, 0.2, 0.6]])
+    # lesion 1: (0.25 + 0.0625 + 0.0625) / 3 = 0.125; lesion 2: (0.04 + 0.04 + 0.16) / 3 = 0.08
+    assert float(brier_score(y, proba)) == pytest.approx((0.125 + 0.08) / 2)
+    sklearn_sum_convention = brier_score_loss(y, proba, labels=[0, 1, 2], scale_by_half=False)
+    assert float(brier_score(y, proba)) == pytest.approx(sklearn_sum_convention / 3)
+
+
+def test_per_group_metrics_has_one_row_per_centre_and_a_pooled_row():
+    y, proba = random_predictions(400, 2, seed=11)
+    labels = np.where(y == 1, "malignant", "benign")
+    centres = np.random.default_rng(12).choice(["C1", "C2", "C3"], y.size)
+    table = per_group_metrics(labels, proba, ["benign", "malignant"], centres)
+    assert table["group"].tolist() == ["C1", "C2", "C3", "all"]
+    assert list(table.columns) == ["group", "n", "n_positive", *GROUP_METRIC_NAMES]
+    assert table["n"].tolist()[:3] == [int(np.sum(centres == c)) for c in ("C1", "C2", "C3")]
+    c2 = centres == "C2"
+    row = table.set_index("group").loc["C2"]
+    assert row["n_positive"] == int(np.sum(y[c2]))
+    assert row["auc"] == pytest.approx(roc_auc_score(y[c2], proba[c2, 1]))
+    assert row["sensitivity"] == pytest.approx(recall_score(y[c2], proba[c2].argmax(axis=1)))
+    assert row["brier"] == pytest.approx(brier_score_loss(y[c2], proba[c2, 1]))
+    assert table.set_index("group").loc["all", "auc"] == pytest.approx(roc_auc_score(y, proba[:, 1]))
+
+
+def test_per_group_metrics_refuses_labels_outside_the_classes():
+    with pytest.raises(ValueError, match="not among the classes"):
+        per_group_metrics(["a", "z"], np.full((2, 2), 0.5), ["a", "b"], ["C1", "C1"])

@@ -7,9 +7,16 @@ from lai.validation.crossval import ValidationResult, cross_validate, ordered_cl
 from lai.validation.delong import DeLongTest, delong_interval, delong_test, delong_variance
 from lai.validation.metrics import (
     CLASS_METRIC_NAMES,
+    GROUP_METRIC_NAMES,
     METRIC_NAMES,
+    brier_score,
     class_metrics,
     classification_metrics,
+    npv,
+    per_group_metrics,
+    ppv,
+    sensitivity,
+    specificity,
     weighted_auc,
 )
 from lai.validation.roc import FPR_GRID, roc_band, roc_curve, tpr_at
@@ -18,11 +25,13 @@ from lai.validation.splitters import grouped_stratified_kfold
 __all__ = [
     "CLASS_METRIC_NAMES",
     "FPR_GRID",
+    "GROUP_METRIC_NAMES",
     "METRIC_NAMES",
     "DeLongTest",
     "Estimate",
     "ValidationResult",
     "bca_interval",
+    "brier_score",
     "class_metrics",
     "classification_metrics",
     "cluster_bootstrap",
@@ -31,11 +40,16 @@ __all__ = [
     "delong_test",
     "delong_variance",
     "grouped_stratified_kfold",
+    "npv",
     "ordered_classes",
+    "per_group_metrics",
     "percentile_interval",
+    "ppv",
     "roc_band",
     "roc_curve",
     "score_predictions",
+    "sensitivity",
+    "specificity",
     "tpr_at",
     "weighted_auc",
 ]
