@@ -21,6 +21,7 @@ from lai.validation.metrics import (
 )
 from lai.validation.roc import FPR_GRID, roc_band, roc_curve, tpr_at
 from lai.validation.splitters import grouped_stratified_kfold
+from lai.validation.uncertainty import corrected_resampled_t_interval
 
 __all__ = [
     "CLASS_METRIC_NAMES",
@@ -35,6 +36,7 @@ __all__ = [
     "class_metrics",
     "classification_metrics",
     "cluster_bootstrap",
+    "corrected_resampled_t_interval",
     "cross_validate",
     "delong_interval",
     "delong_test",
