@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from lai.validation.bootstrap import Estimate, bca_interval, cluster_bootstrap, percentile_interval
+from lai.validation.calibration import (
+    calibration_intercept_slope,
+    expected_calibration_error,
+    reliability_curve,
+    wilson_interval,
+)
 from lai.validation.crossval import ValidationResult, cross_validate, ordered_classes, score_predictions
+from lai.validation.decision import DEFAULT_THRESHOLDS, decision_curve
 from lai.validation.delong import DeLongTest, delong_interval, delong_test, delong_variance
 from lai.validation.metrics import (
     CLASS_METRIC_NAMES,
@@ -25,6 +32,7 @@ from lai.validation.uncertainty import corrected_resampled_t_interval
 
 __all__ = [
     "CLASS_METRIC_NAMES",
+    "DEFAULT_THRESHOLDS",
     "FPR_GRID",
     "GROUP_METRIC_NAMES",
     "METRIC_NAMES",
@@ -33,20 +41,24 @@ __all__ = [
     "ValidationResult",
     "bca_interval",
     "brier_score",
+    "calibration_intercept_slope",
     "class_metrics",
     "classification_metrics",
     "cluster_bootstrap",
     "corrected_resampled_t_interval",
     "cross_validate",
+    "decision_curve",
     "delong_interval",
     "delong_test",
     "delong_variance",
+    "expected_calibration_error",
     "grouped_stratified_kfold",
     "npv",
     "ordered_classes",
     "per_group_metrics",
     "percentile_interval",
     "ppv",
+    "reliability_curve",
     "roc_band",
     "roc_curve",
     "score_predictions",
@@ -54,4 +66,5 @@ __all__ = [
     "specificity",
     "tpr_at",
     "weighted_auc",
+    "wilson_interval",
 ]
