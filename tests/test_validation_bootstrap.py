@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import bootstrap as scipy_bootstrap
+from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
 from lai.validation.bootstrap import cluster_bootstrap
@@ -124,3 +125,19 @@ def test_all_metrics_of_500_lesions_and_8_classes_take_well_under_a_second():
 def test_fewer_than_two_patients_is_refused():
     with pytest.raises(ValueError, match="at least 2 clusters"):
         cluster_bootstrap(lambda w: {"n": w.sum(axis=1)}, ["P1", "P1"])
+
+
+@pytest.mark.slow
+def test_bca_interval_covers_the_true_auc_at_about_its_nominal_rate():
+    # binormal population: controls N(0, 1), cases N(1, 1), true AUC = Phi(1 / sqrt(2)) (Hanley 1988)
+    true_auc = norm.cdf(1.0 / np.sqrt(2.0))
+    rng = np.random.default_rng(2024)
+    covered = []
+    for seed in range(300):
+        positive = rng.random(120) < 0.4
+        score = rng.normal(0.0, 1.0, 120) + positive
+        _, low, high = cluster_bootstrap(
+            auc_statistic(positive, score), np.arange(120), method="bca", n_resamples=1000, seed=seed
+        )["auc"]
+        covered.append(low <= true_auc <= high)
+    assert 0.91 <= np.mean(covered) <= 0.98, np.mean(covered)
