@@ -12,6 +12,7 @@ from lai.validation.calibration import (
 from lai.validation.crossval import ValidationResult, cross_validate, ordered_classes, score_predictions
 from lai.validation.decision import DEFAULT_THRESHOLDS, decision_curve
 from lai.validation.delong import DeLongTest, delong_interval, delong_test, delong_variance
+from lai.validation.icc import ICC_KINDS, feature_icc, icc, icc_many, robust_features
 from lai.validation.metrics import (
     CLASS_METRIC_NAMES,
     GROUP_METRIC_NAMES,
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_THRESHOLDS",
     "FPR_GRID",
     "GROUP_METRIC_NAMES",
+    "ICC_KINDS",
     "METRIC_NAMES",
     "DeLongTest",
     "Estimate",
@@ -52,13 +54,17 @@ __all__ = [
     "delong_test",
     "delong_variance",
     "expected_calibration_error",
+    "feature_icc",
     "grouped_stratified_kfold",
+    "icc",
+    "icc_many",
     "npv",
     "ordered_classes",
     "per_group_metrics",
     "percentile_interval",
     "ppv",
     "reliability_curve",
+    "robust_features",
     "roc_band",
     "roc_curve",
     "score_predictions",
