@@ -12,6 +12,7 @@ from lai.validation.calibration import (
 from lai.validation.crossval import ValidationResult, cross_validate, ordered_classes, score_predictions
 from lai.validation.decision import DEFAULT_THRESHOLDS, decision_curve
 from lai.validation.delong import DeLongTest, delong_interval, delong_test, delong_variance
+from lai.validation.harmonisation import ComBat, HarmonisationWarning
 from lai.validation.icc import ICC_KINDS, feature_icc, icc, icc_many, robust_features
 from lai.validation.metrics import (
     CLASS_METRIC_NAMES,
@@ -38,8 +39,10 @@ __all__ = [
     "GROUP_METRIC_NAMES",
     "ICC_KINDS",
     "METRIC_NAMES",
+    "ComBat",
     "DeLongTest",
     "Estimate",
+    "HarmonisationWarning",
     "ValidationResult",
     "bca_interval",
     "brier_score",
