@@ -8,16 +8,19 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from lai.automl import AutoClassifier
 from lai.data.feature_table import ID_COLUMNS, FeatureTable
 from lai.data.taxonomy import DIAGNOSES
 from lai.validation import cross_validate
 from synthetic_tables import synthetic_table
 
-FACTORY = functools.partial(AutoClassifier, random_state=0)
+FACTORY = functools.partial(clone, make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)))
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +39,16 @@ def test_predictions_are_out_of_fold_with_ids_and_probabilities(table, diagnosis
     assert diagnosis_result.classes == classes
     assert list(predictions.columns) == [
         *ID_COLUMNS,
-        "fold",
+        "split",
+        "n_tests",
         "y_true",
         "predicted",
         *(f"proba_{c}" for c in classes),
     ]
     assert predictions["lesion_id"].tolist() == table.frame["lesion_id"].tolist()
-    assert predictions.groupby("patient_id")["fold"].nunique().max() == 1
-    assert sorted(predictions["fold"].unique()) == [0, 1, 2, 3, 4]
+    assert predictions.groupby("patient_id")["split"].nunique().max() == 1
+    assert sorted(predictions["split"].unique()) == [f"fold-{k}" for k in range(5)]
+    assert (predictions["n_tests"] == 1).all()
     np.testing.assert_allclose(predictions[[f"proba_{c}" for c in classes]].sum(axis=1), 1.0)
 
 
@@ -60,7 +65,7 @@ def test_metrics_equal_scikit_learn_on_the_pooled_predictions(diagnosis_result):
         assert estimate.ci_low <= estimate.value <= estimate.ci_high
     assert set(diagnosis_result.per_centre) == {"centre-0", "centre-1", "centre-2"}
     assert set(diagnosis_result.per_class) == set(DIAGNOSES)
-    assert len(diagnosis_result.per_fold) == 5
+    assert [s["split"] for s in diagnosis_result.per_split] == [f"fold-{k}" for k in range(5)]
 
 
 def test_result_to_dict_is_json_with_every_metric(diagnosis_result):

@@ -1,15 +1,33 @@
-"""Patient-grouped cross-validation of a classifier on a FeatureTable, with bootstrap intervals.
+"""Fit a classifier inside train/test splits of a FeatureTable and score its out-of-split predictions.
 
-Each fold fits a fresh estimator on the training patients and predicts the held-out ones; the folds run
-through ``lai.compute`` (processes, or a Dask cluster) and are cached by content. The pooled out-of-fold
-predictions are then scored once, with cluster-bootstrap intervals over patients.
+Every split fits a fresh estimator on the training patients only and predicts the test lesions; the splits
+run through ``lai.compute`` (processes, or a Dask cluster), are cached by content and resume after an
+interruption. Every out-of-split prediction is kept with its split's name. The scores then get the
+uncertainty that fits how the splits were drawn:
+
+- splits whose test sets together cover each lesion once (k-fold, leave-centre-out) or a single test set
+  (temporal, external): the pooled predictions are scored once, with a cluster bootstrap over patients
+  (BCa by default; Efron 1987, Field & Welsh 2007), plus DeLong's interval for a binary AUC;
+- repeated random splits (and repeated k-fold), where a lesion is tested many times: the headline metrics
+  are the mean over splits with the corrected resampled t interval (Nadeau & Bengio 2003), because the
+  splits' training sets overlap and the naive interval is far too narrow.
+
+``lai.validation.schemes`` builds the splits of each named scheme; ``cross_validate`` is the k-fold one.
+
+References
+----------
+Efron B (1987). Better bootstrap confidence intervals. J Am Stat Assoc 82:171-185.
+Field CA, Welsh AH (2007). Bootstrapping clustered data. J R Stat Soc B 69(3):369-390.
+Nadeau C, Bengio Y (2003). Inference for the generalization error. Mach Learn 52:239-281.
+DeLong ER, DeLong DM, Clarke-Pearson DL (1988). Biometrics 44:837-845.
+Breiman L (2001). Random forests. Mach Learn 45:5-32 (permutation importance).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,13 +38,45 @@ from lai.compute import map_tasks, task_key
 from lai.data.feature_table import ID_COLUMNS, FeatureTable
 from lai.data.taxonomy import DIAGNOSES
 from lai.validation.bootstrap import Estimate, IntervalMethod, cluster_bootstrap, json_number
-from lai.validation.metrics import METRIC_NAMES, class_metrics, classification_metrics
+from lai.validation.delong import delong_interval
+from lai.validation.metrics import (
+    GROUP_METRIC_NAMES,
+    brier_score,
+    class_metrics,
+    classification_metrics,
+    npv,
+    ppv,
+    sensitivity,
+    specificity,
+)
 from lai.validation.splitters import grouped_stratified_kfold
+from lai.validation.uncertainty import corrected_resampled_t_interval
+
+HEADLINE_NAMES: tuple[str, ...] = GROUP_METRIC_NAMES
+"""Metrics of every result, in report order: AUC, balanced accuracy, macro F1, kappa, accuracy,
+sensitivity, specificity, PPV, NPV (of the positive class, or the mean over classes), Brier score."""
+
+UNBOUNDED_METRICS: frozenset[str] = frozenset({"cohen_kappa"})
+"""Metrics not confined to [0, 1] (kappa lies in [-1, 1]): their t interval is on the raw scale."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """One train/test split: row positions in the development table and in the test table.
+
+    ``test`` indexes the development table itself except for external validation, where it indexes the
+    external table. ``held_out`` says in words what the test side is (a centre, a date range).
+    """
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    held_out: str = ""
 
 
 @dataclass
 class ValidationResult:
-    """Out-of-fold predictions of one target and their metrics with confidence intervals.
+    """Out-of-split predictions of one target under one validation scheme, and their metrics.
 
     Attributes
     ----------
@@ -36,21 +86,24 @@ class ValidationResult:
         Class labels, in the order of the ``proba_<class>`` columns; for binary targets the second class
         is the positive one.
     predictions
-        One row per lesion, in table order: id columns, ``fold``, ``y_true``, ``predicted``, ``proba_<class>``.
+        One row per lesion tested at least once, in table order: id columns, ``split`` (the split that
+        tested it; for a lesion tested in several splits, the first), ``n_tests``, ``y_true``,
+        ``predicted``, ``proba_<class>`` (the mean over the splits that tested the lesion).
+    split_predictions
+        Every out-of-split prediction: one row per split and test lesion, with the split's name.
     metrics
-        Headline metrics (``METRIC_NAMES``) over all lesions.
-    per_centre
-        The headline metrics within each centre.
-    per_class
-        For each class (as ``str``), its metrics against the rest (``CLASS_METRIC_NAMES``).
-    per_fold
-        Point metrics of each fold, in fold order.
+        Headline metrics (``HEADLINE_NAMES``, plus ``auc_delong`` for binary targets).
+    per_centre, per_class
+        Headline metrics within each centre; each class's metrics against the rest.
+    per_split
+        Each split's size, what it held out and its point metrics, in split order.
     scheme
-        A sentence describing the validation scheme.
+        A sentence describing the validation scheme; ``scheme_name`` its short name.
     seed
-        Seed of the folds and of the bootstrap.
-    estimator
-        Description (repr) of the estimator that was validated.
+        Seed of the splits and of the bootstrap.
+    importance
+        Permutation importance of feature groups (drop in AUC when a group's columns are shuffled in the
+        test rows), one row per group and split; empty when not computed.
     """
 
     target: str
@@ -59,13 +112,16 @@ class ValidationResult:
     metrics: dict[str, Estimate]
     per_centre: dict[str, dict[str, Estimate]]
     per_class: dict[str, dict[str, Estimate]]
-    per_fold: list[dict[str, float | None]]
+    per_split: list[dict[str, Any]]
     scheme: str
     seed: int
     n_splits: int
     n_resamples: int
     interval: str
     estimator: str = ""
+    scheme_name: str = "kfold"
+    split_predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    importance: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def confusion(self) -> np.ndarray:
         """Return the confusion matrix of counts: rows true class, columns predicted, in ``classes`` order."""
@@ -76,11 +132,21 @@ class ValidationResult:
         np.add.at(matrix, (truth.to_numpy(), predicted.to_numpy()), 1)
         return matrix
 
+    def probabilities(self) -> np.ndarray:
+        """Return the pooled class probabilities, shape ``(n, K)``, columns in ``classes`` order."""
+        return self.predictions[[f"proba_{c}" for c in self.classes]].to_numpy(dtype=np.float64)
+
+    def class_codes(self) -> np.ndarray:
+        """Return each pooled prediction's true class as an integer code ``0..K-1``."""
+        index = {str(c): i for i, c in enumerate(self.classes)}
+        return self.predictions["y_true"].map(lambda v: index[str(v)]).to_numpy(dtype=np.int64)
+
     def to_dict(self) -> dict[str, Any]:
         """Return every number of the result as JSON-ready values (predictions are summarised by counts)."""
         return {
             "target": self.target,
             "classes": [_plain(c) for c in self.classes],
+            "scheme_name": self.scheme_name,
             "scheme": self.scheme,
             "seed": self.seed,
             "n_splits": self.n_splits,
@@ -89,11 +155,13 @@ class ValidationResult:
             "estimator": self.estimator,
             "n_lesions": len(self.predictions),
             "n_patients": int(self.predictions["patient_id"].nunique()),
+            "n_predictions": len(self.split_predictions),
             "metrics": {name: e.to_dict() for name, e in self.metrics.items()},
             "per_centre": {c: {n: e.to_dict() for n, e in m.items()} for c, m in self.per_centre.items()},
             "per_class": {c: {n: e.to_dict() for n, e in m.items()} for c, m in self.per_class.items()},
-            "per_fold": self.per_fold,
+            "per_split": self.per_split,
             "confusion": self.confusion().tolist(),
+            "importance": _importance_summary(self.importance),
         }
 
 
@@ -110,31 +178,346 @@ def ordered_classes(labels: Any) -> list[Any]:
     return sorted(present.tolist())
 
 
-# --- Folds ---
+def headline_metrics(y_true: np.ndarray, proba: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Return ``HEADLINE_NAMES`` for each row of lesion weights ``(R, n)``, each of shape ``(R,)``.
+
+    Sensitivity, specificity, PPV and NPV are those of the positive class (binary) or their mean over
+    classes, each against the rest (multi-class); the Brier score is the class-mean convention of
+    ``lai.validation.metrics.brier_score``.
+    """
+    values = classification_metrics(y_true, proba, weights)
+    for rate in (sensitivity, specificity, ppv, npv):
+        found = np.asarray(rate(y_true, proba, weights), dtype=np.float64)
+        values[rate.__name__] = found if found.ndim == 1 else _mean_over_classes(found)
+    values["brier"] = np.asarray(brier_score(y_true, proba, weights), dtype=np.float64)
+    return values
+
+
+def _mean_over_classes(values: np.ndarray) -> np.ndarray:
+    """Mean over the last axis, ignoring NaN; NaN where every value is NaN."""
+    finite = np.isfinite(values)
+    count = finite.sum(axis=-1)
+    total = np.where(finite, values, 0.0).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+# --- Fitting inside splits ---
 
 
 @dataclass(frozen=True)
-class FoldTask:
-    """One fold's work: fit ``make_estimator()`` on the training rows, predict the test rows."""
+class SplitTask:
+    """One split's work: fit ``make_estimator()`` on the training rows, predict the test rows.
+
+    ``importance_groups`` names groups of feature columns (positions) to permute jointly in the test rows
+    ``importance_repeats`` times each, measuring the drop in AUC.
+    """
 
     make_estimator: Callable[[], Any]
     features: pd.DataFrame
     labels: np.ndarray
     groups: np.ndarray
     train: np.ndarray
+    test_features: pd.DataFrame
+    test_codes: np.ndarray
     test: np.ndarray
+    classes: tuple[Any, ...]
+    importance_groups: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    importance_repeats: int = 0
+    seed: int = 0
 
 
-def fit_and_predict_fold(task: FoldTask) -> tuple[np.ndarray, list[Any]]:
-    """Return the test rows' class probabilities and the fitted estimator's class order."""
+@dataclass(frozen=True)
+class SplitOutput:
+    """A split's test probabilities (columns in ``classes`` order) and its permutation importances."""
+
+    proba: np.ndarray
+    importance: dict[str, float]
+
+
+def fit_and_predict_split(task: SplitTask) -> SplitOutput:
+    """Return the test rows' class probabilities, in the task's class order, and feature-group importances."""
     estimator = task.make_estimator()
     X_train, y_train = task.features.iloc[task.train], task.labels[task.train]
     if has_fit_parameter(estimator, "groups"):
         estimator.fit(X_train, y_train, groups=task.groups[task.train])
     else:
         estimator.fit(X_train, y_train)
-    proba = estimator.predict_proba(task.features.iloc[task.test])
-    return np.asarray(proba, dtype=np.float64), list(estimator.classes_)
+    X_test = task.test_features.iloc[task.test]
+    proba = _ordered_proba(estimator, X_test, task.classes)
+    importance: dict[str, float] = {}
+    if task.importance_repeats > 0 and task.importance_groups:
+        codes = task.test_codes[task.test]
+        weights = np.ones((1, codes.size))
+        baseline = float(classification_metrics(codes, proba, weights)["auc"][0])
+        rng = np.random.default_rng(task.seed)
+        values = X_test.to_numpy(dtype=np.float64, copy=True)
+        for name, columns in task.importance_groups:
+            drops = []
+            for _ in range(task.importance_repeats):
+                shuffled = values.copy()
+                shuffled[:, list(columns)] = values[rng.permutation(len(values))][:, list(columns)]
+                permuted = pd.DataFrame(shuffled, columns=X_test.columns, index=X_test.index)
+                score = classification_metrics(
+                    codes, _ordered_proba(estimator, permuted, task.classes), weights
+                )
+                drops.append(baseline - float(score["auc"][0]))
+            importance[name] = float(np.mean(drops))
+    return SplitOutput(proba, importance)
+
+
+def _ordered_proba(estimator: Any, X: pd.DataFrame, classes: Sequence[Any]) -> np.ndarray:
+    """Return ``predict_proba`` with columns in ``classes`` order (zeros for a class the fit never saw)."""
+    raw = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+    column_of = {str(c): i for i, c in enumerate(classes)}
+    proba = np.zeros((raw.shape[0], len(classes)))
+    for source, label in enumerate(estimator.classes_):
+        proba[:, column_of[str(label)]] = raw[:, source]
+    return proba
+
+
+def importance_groups(
+    columns: Sequence[str], max_single: int = 40
+) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Return the feature groups permuted together: one per sequence, else single columns, else families.
+
+    Tables with columns from several sequences (``t2w:``, ``portal:``, ``kinetics:``) are grouped by that
+    prefix, which answers the radiologist's question "which images matter"; a one-sequence table of at
+    most ``max_single`` columns gets one group per column; a larger one a group per feature family
+    (``original_glcm``, ``log-sigma-2-0-mm-3D_firstorder`` ...).
+    """
+    prefixes = [c.split(":", 1)[0] for c in columns]
+    if len(set(prefixes)) > 1:
+        keys = prefixes
+    elif len(columns) <= max_single:
+        keys = list(columns)
+    else:
+        keys = [c.split(":", 1)[-1].rsplit("_", 1)[0] for c in columns]
+    positions: dict[str, list[int]] = {}
+    for index, key in enumerate(keys):
+        positions.setdefault(key, []).append(index)
+    return tuple((key, tuple(found)) for key, found in positions.items())
+
+
+def run_splits(
+    make_estimator: Callable[[], Any],
+    table: FeatureTable,
+    target: str,
+    splits: Sequence[Split],
+    *,
+    scheme_name: str,
+    scheme: str,
+    test_table: FeatureTable | None = None,
+    repeated: bool = False,
+    seed: int = 0,
+    n_resamples: int = 2000,
+    interval: IntervalMethod = "bca",
+    importance_repeats: int = 0,
+    scheduler: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> ValidationResult:
+    """Return the validation result of fitting ``make_estimator()`` in every split and scoring the tests.
+
+    Parameters
+    ----------
+    make_estimator
+        A picklable callable returning a fresh, unfitted classifier with ``fit`` and ``predict_proba``.
+    table
+        The development table: training rows come from it (and test rows, unless ``test_table``).
+    target
+        The label column to predict.
+    splits
+        The splits (``lai.validation.schemes`` builds them).
+    scheme_name, scheme
+        Short name and one-sentence description of the scheme.
+    test_table
+        External test table (same feature columns); ``None`` tests on ``table``'s own rows.
+    repeated
+        Whether a lesion is tested in many splits (repeated random splits, repeated k-fold): the headline
+        intervals are then the corrected resampled t over split scores instead of the bootstrap.
+    seed
+        Seed of the bootstrap and of the permutations.
+    n_resamples, interval
+        Cluster-bootstrap resamples and interval method (``"bca"`` or ``"percentile"``).
+    importance_repeats
+        Permutations per feature group and split for the permutation importance (0: not computed).
+    scheduler, cache_dir
+        Passed to ``lai.compute.map_tasks``; every split is cached under its content hash.
+    """
+    features = table.features
+    if features.shape[1] == 0:
+        msg = "The feature table has no feature columns (names with ':')"
+        raise ValueError(msg)
+    labels = table.target(target).to_numpy()
+    groups = table.groups.astype(str).to_numpy()
+    tested = table if test_table is None else test_table
+    test_features = features if test_table is None else _matching_features(test_table, features.columns)
+    test_labels = tested.target(target).to_numpy()
+    classes = ordered_classes(np.concatenate([labels, test_labels]))
+    column_of = {str(c): i for i, c in enumerate(classes)}
+    test_codes = np.array([column_of[str(v)] for v in test_labels], dtype=np.int64)
+    groups_to_permute = importance_groups(list(features.columns)) if importance_repeats > 0 else ()
+    tasks = [
+        SplitTask(
+            make_estimator,
+            features,
+            labels,
+            groups,
+            split.train,
+            test_features,
+            test_codes,
+            split.test,
+            tuple(classes),
+            groups_to_permute,
+            importance_repeats,
+            seed + number,
+        )
+        for number, split in enumerate(splits)
+    ]
+    description = repr(make_estimator())
+    keys = None
+    if cache_dir is not None:
+        data = task_key(
+            features.to_numpy(),
+            list(features.columns),
+            labels.astype(str),
+            groups,
+            None if test_table is None else test_features.to_numpy(),
+            test_labels.astype(str),
+        )
+        keys = [
+            task_key("validation split", description, data, t.train, t.test, t.importance_repeats, t.seed)
+            for t in tasks
+        ]
+    outputs = map_tasks(
+        fit_and_predict_split,
+        tasks,
+        keys=keys,
+        cache_dir=cache_dir,
+        description=f"Validating {target} ({scheme_name}, {len(tasks)} splits)",
+        scheduler=scheduler,
+    )
+    ids = tested.frame[list(ID_COLUMNS)].reset_index(drop=True)
+    long_parts = []
+    for split, output in zip(splits, outputs, strict=True):
+        part = ids.iloc[split.test].copy()
+        part.insert(len(ID_COLUMNS), "split", split.name)
+        part["row"] = split.test
+        part["y_true"] = test_labels[split.test]
+        part["predicted"] = np.asarray(classes, dtype=object)[np.argmax(output.proba, axis=1)]
+        for index, label in enumerate(classes):
+            part[f"proba_{label}"] = output.proba[:, index]
+        long_parts.append(part)
+    split_predictions = pd.concat(long_parts, ignore_index=True)
+    predictions = _pooled(split_predictions, classes)
+    per_split = [_split_record(split, split_predictions, classes, test_codes) for split in splits]
+    importance = pd.DataFrame(
+        [
+            {"group": name, "split": split.name, "auc_drop": drop}
+            for split, output in zip(splits, outputs, strict=True)
+            for name, drop in output.importance.items()
+        ],
+        columns=["group", "split", "auc_drop"],
+    )
+    result = score_predictions(
+        predictions,
+        classes,
+        target=target,
+        scheme=scheme,
+        seed=seed,
+        n_splits=len(splits),
+        n_resamples=n_resamples,
+        interval=interval,
+        estimator=description,
+    )
+    result.scheme_name = scheme_name
+    result.per_split = per_split
+    result.split_predictions = split_predictions.drop(columns="row")
+    result.importance = importance
+    if repeated:
+        result.metrics = {**result.metrics, **_corrected_t_metrics(per_split)}
+    return result
+
+
+def _matching_features(table: FeatureTable, columns: pd.Index) -> pd.DataFrame:
+    """Return ``table``'s feature columns named ``columns``, refusing a table that lacks any of them."""
+    missing = [c for c in columns if c not in table.frame.columns]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        msg = f"The external table lacks {len(missing)} feature column(s) of the development table: {shown}"
+        raise ValueError(msg)
+    return table.frame[list(columns)].astype("float64")
+
+
+def _pooled(split_predictions: pd.DataFrame, classes: Sequence[Any]) -> pd.DataFrame:
+    """Return one row per tested lesion (table order): the mean of its out-of-split probabilities."""
+    proba_columns = [f"proba_{c}" for c in classes]
+    grouped = split_predictions.groupby("row", sort=True)
+    first = grouped.first()
+    pooled = first[[*ID_COLUMNS, "split"]].copy()
+    pooled["n_tests"] = grouped.size().to_numpy()
+    pooled["y_true"] = first["y_true"]
+    mean = grouped[proba_columns].mean()
+    pooled["predicted"] = np.asarray(classes, dtype=object)[np.argmax(mean.to_numpy(), axis=1)]
+    for column in proba_columns:
+        pooled[column] = mean[column]
+    return pooled.reset_index(drop=True)
+
+
+def _split_record(
+    split: Split, split_predictions: pd.DataFrame, classes: Sequence[Any], test_codes: np.ndarray
+) -> dict[str, Any]:
+    """Return one split's sizes, what it held out, and its point metrics (``None`` where undefined)."""
+    rows = split_predictions[split_predictions["split"] == split.name]
+    proba = rows[[f"proba_{c}" for c in classes]].to_numpy(dtype=np.float64)
+    values = headline_metrics(test_codes[split.test], proba, np.ones((1, len(rows))))
+    return {
+        "split": split.name,
+        "held_out": split.held_out,
+        "n_train": len(split.train),
+        "n_test": len(split.test),
+        "n_test_patients": int(rows["patient_id"].nunique()),
+        **{name: json_number(values[name][0]) for name in HEADLINE_NAMES},
+    }
+
+
+def _corrected_t_metrics(per_split: Sequence[dict[str, Any]]) -> dict[str, Estimate]:
+    """Return the headline metrics as split means with corrected resampled t intervals."""
+    n_train = round(float(np.mean([s["n_train"] for s in per_split])))
+    n_test = round(float(np.mean([s["n_test"] for s in per_split])))
+    found = {}
+    for name in HEADLINE_NAMES:
+        scores = np.array([s[name] for s in per_split if s[name] is not None], dtype=np.float64)
+        if scores.size < 2:
+            method = f"mean of {scores.size} split score(s); too few for an interval"
+            value = float(scores.mean()) if scores.size else float("nan")
+            found[name] = Estimate(value, float("nan"), float("nan"), method)
+            continue
+        estimate = corrected_resampled_t_interval(
+            scores, n_train, n_test, bounded=name not in UNBOUNDED_METRICS
+        )
+        found[name] = estimate
+    return found
+
+
+def _importance_summary(importance: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return the mean, SD and split count of each group's AUC drop, largest mean first."""
+    if importance.empty:
+        return []
+    summary = importance.groupby("group", sort=False)["auc_drop"].agg(["mean", "std", "count"])
+    summary = summary.sort_values("mean", ascending=False, kind="stable")
+    return [
+        {
+            "group": str(group),
+            "auc_drop_mean": json_number(row["mean"]),
+            "auc_drop_sd": json_number(row["std"]),
+            "n_splits": int(row["count"]),
+        }
+        for group, row in summary.iterrows()
+    ]
+
+
+# --- k-fold cross-validation ---
 
 
 def cross_validate(
@@ -172,54 +555,26 @@ def cross_validate(
         Passed to ``lai.compute.map_tasks``.
     """
     labels = table.target(target).to_numpy()
-    groups = table.groups.astype(str).to_numpy()
-    features = table.features
-    if features.shape[1] == 0:
-        msg = "The feature table has no feature columns (names with ':')"
-        raise ValueError(msg)
-    classes = ordered_classes(labels)
-    folds = grouped_stratified_kfold(labels, groups, n_splits=n_splits, seed=seed)
-    tasks = [FoldTask(make_estimator, features, labels, groups, train, test) for train, test in folds]
-    description = repr(make_estimator())
-    keys = None
-    if cache_dir is not None:
-        data = (features.to_numpy(), list(features.columns), labels.astype(str), groups)
-        keys = [task_key("cross_validate fold", description, *data, t.train, t.test) for t in tasks]
-    outputs = map_tasks(
-        fit_and_predict_fold,
-        tasks,
-        keys=keys,
-        cache_dir=cache_dir,
-        description=f"Cross-validating {target}",
-        scheduler=scheduler,
+    folds = grouped_stratified_kfold(
+        labels, table.groups.astype(str).to_numpy(), n_splits=n_splits, seed=seed
     )
-    proba = np.zeros((len(labels), len(classes)))
-    fold_of = np.zeros(len(labels), dtype=np.int64)
-    column_of = {str(c): i for i, c in enumerate(classes)}
-    for fold, (task, (fold_proba, fold_classes)) in enumerate(zip(tasks, outputs, strict=True)):
-        for source, label in enumerate(fold_classes):
-            proba[task.test, column_of[str(label)]] = fold_proba[:, source]
-        fold_of[task.test] = fold
-    predictions = table.frame[list(ID_COLUMNS)].reset_index(drop=True)
-    predictions["fold"] = fold_of
-    predictions["y_true"] = labels
-    predictions["predicted"] = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
-    for index, label in enumerate(classes):
-        predictions[f"proba_{label}"] = proba[:, index]
+    splits = [Split(f"fold-{k}", train, test) for k, (train, test) in enumerate(folds)]
     scheme = (
         f"{n_splits}-fold cross-validation stratified by {target} and grouped by patient "
         f"(all lesions of a patient in the same fold), patients shuffled with seed {seed}"
     )
-    return score_predictions(
-        predictions,
-        classes,
-        target=target,
+    return run_splits(
+        make_estimator,
+        table,
+        target,
+        splits,
+        scheme_name="kfold",
         scheme=scheme,
         seed=seed,
-        n_splits=n_splits,
         n_resamples=n_resamples,
         interval=interval,
-        estimator=description,
+        scheduler=scheduler,
+        cache_dir=cache_dir,
     )
 
 
@@ -240,8 +595,8 @@ def score_predictions(
 ) -> ValidationResult:
     """Return the metrics of predictions (columns ``y_true``, ``proba_<class>``, ``patient_id``, ``centre``).
 
-    Overall, per-centre and per-class metrics get cluster-bootstrap intervals resampling patients; the
-    per-fold metrics (when a ``fold`` column exists) are point values.
+    Overall, per-centre and per-class metrics get cluster-bootstrap intervals resampling patients; a binary
+    target's AUC also gets DeLong's interval (``auc_delong``, lesions taken as independent).
     """
     column_of = {str(c): i for i, c in enumerate(classes)}
     codes = predictions["y_true"].map(lambda v: column_of[str(v)]).to_numpy()
@@ -266,14 +621,17 @@ def score_predictions(
         )
 
     everyone = np.arange(len(predictions))
-    overall = estimates(everyone, classification_metrics)
+    overall = estimates(everyone, headline_metrics)
     metrics = {
         name: Estimate(float(v), float(lo), float(hi), method) for name, (v, lo, hi) in overall.items()
     }
+    if len(classes) == 2 and 0 < codes.sum() < codes.size:
+        auc, low, high = delong_interval(codes == 1, proba[:, 1])
+        metrics["auc_delong"] = Estimate(auc, low, high, "DeLong et al. (1988), lesions as independent")
     per_centre = {}
     for centre in sorted(predictions["centre"].astype(str).unique()):
         rows = np.flatnonzero(predictions["centre"].astype(str).to_numpy() == centre)
-        found = estimates(rows, classification_metrics)
+        found = estimates(rows, headline_metrics)
         per_centre[centre] = {
             n: Estimate(float(v), float(lo), float(hi), method) for n, (v, lo, hi) in found.items()
         }
@@ -285,12 +643,6 @@ def score_predictions(
         }
         for k, label in enumerate(classes)
     }
-    per_fold: list[dict[str, float | None]] = []
-    if "fold" in predictions.columns:
-        for fold in sorted(predictions["fold"].unique()):
-            rows = np.flatnonzero(predictions["fold"].to_numpy() == fold)
-            values = classification_metrics(codes[rows], proba[rows], np.ones((1, rows.size)))
-            per_fold.append({name: json_number(values[name][0]) for name in METRIC_NAMES})
     return ValidationResult(
         target=target,
         classes=list(classes),
@@ -298,7 +650,7 @@ def score_predictions(
         metrics=metrics,
         per_centre=per_centre,
         per_class=per_class,
-        per_fold=per_fold,
+        per_split=[],
         scheme=scheme,
         seed=seed,
         n_splits=n_splits,
