@@ -1,0 +1,210 @@
+"""Fit one tool on one outer split and write its test-set probabilities: run by ``automl_peers.py``.
+
+Usage (inside the tool's own interpreter, one core)::
+
+    python automl_peer_worker.py TOOL SPLIT.npz PROBA.npz BUDGET SEED
+
+``SPLIT.npz`` holds ``X_train``, ``y_train`` (integer class codes 0..k-1), ``groups_train`` (patient
+codes) and ``X_test``. The worker fits ``TOOL`` (``lai``, ``logreg``, ``forest``, ``flaml``, ``tpot`` or
+``autogluon``) with a time budget of ``BUDGET`` seconds and one job, writes ``proba`` (n_test x k, columns
+in class-code order) to ``PROBA.npz`` and prints one JSON line: fit seconds (fit and predict), the tool's
+version and notes. This file imports only what the chosen tool needs, so that it runs in each peer's venv;
+it imports nothing of LAI's unless ``TOOL`` is ``lai``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+
+Fit = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, int], tuple[np.ndarray, str]]
+"""``(X_train, y_train, groups_train, X_test, budget, seed) -> (proba of the classes in fit order, notes)``."""
+
+
+def _binary(y: np.ndarray) -> bool:
+    return np.unique(y).size == 2
+
+
+def fit_lai(
+    X: np.ndarray, y: np.ndarray, groups: np.ndarray, X_test: np.ndarray, budget: float, seed: int
+) -> tuple[np.ndarray, str]:
+    from lai.automl import AutoClassifier
+
+    wanted: dict[str, Any] = {"metric": "auc", "budget": budget, "random_state": seed, "n_jobs": 1}
+    accepted = inspect.signature(AutoClassifier).parameters
+    arguments = {name: value for name, value in wanted.items() if name in accepted}
+    model = AutoClassifier(**arguments).fit(X, y, groups=groups)
+    ignored = sorted(set(wanted) - set(arguments))
+    notes = f"AutoClassifier({', '.join(f'{k}={v!r}' for k, v in arguments.items())})"
+    if ignored:
+        notes += f"; this version has no {', '.join(ignored)}"
+    return _in_class_order(model.predict_proba(X_test), model.classes_, y), notes
+
+
+def fit_logreg(
+    X: np.ndarray, y: np.ndarray, groups: np.ndarray, X_test: np.ndarray, budget: float, seed: int
+) -> tuple[np.ndarray, str]:
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(
+        SimpleImputer(strategy="median"),
+        StandardScaler(),
+        LogisticRegression(max_iter=5000, random_state=seed),
+    ).fit(X, y)
+    return model.predict_proba(X_test), "median impute > standardise > LogisticRegression(C=1, L2)"
+
+
+def fit_forest(
+    X: np.ndarray, y: np.ndarray, groups: np.ndarray, X_test: np.ndarray, budget: float, seed: int
+) -> tuple[np.ndarray, str]:
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    model = make_pipeline(
+        SimpleImputer(strategy="median"),
+        RandomForestClassifier(n_estimators=500, n_jobs=1, random_state=seed),
+    ).fit(X, y)
+    return model.predict_proba(X_test), "median impute > RandomForestClassifier(500 trees)"
+
+
+def fit_flaml(
+    X: np.ndarray, y: np.ndarray, groups: np.ndarray, X_test: np.ndarray, budget: float, seed: int
+) -> tuple[np.ndarray, str]:
+    from flaml import AutoML
+
+    automl = AutoML()
+    grouped = np.unique(groups).size < groups.size
+    options: dict[str, Any] = {"groups": groups, "split_type": "group"} if grouped else {}
+    automl.fit(
+        X,
+        y,
+        task="classification",
+        metric="roc_auc" if _binary(y) else "roc_auc_ovr",
+        time_budget=budget,
+        n_jobs=1,
+        seed=seed,
+        verbose=0,
+        **options,
+    )
+    notes = f"best {automl.best_estimator}" + (", group folds" if grouped else "")
+    return _in_class_order(automl.predict_proba(X_test), automl.classes_, y), notes
+
+
+def fit_tpot(
+    X: np.ndarray, y: np.ndarray, groups: np.ndarray, X_test: np.ndarray, budget: float, seed: int
+) -> tuple[np.ndarray, str]:
+    from sklearn.model_selection import PredefinedSplit, StratifiedGroupKFold
+    from tpot import TPOTClassifier
+
+    grouped = np.unique(groups).size < groups.size
+    # TPOT's fit takes no groups: its folds are fixed beforehand, patient-grouped like everyone's.
+    fold_of = np.empty(y.size, dtype=int)
+    folds = StratifiedGroupKFold(5, shuffle=True, random_state=seed).split(X, y, groups)
+    for fold, (_, held_out) in enumerate(folds):
+        fold_of[held_out] = fold
+    model = TPOTClassifier(
+        scorers=["roc_auc" if _binary(y) else "roc_auc_ovr"],
+        scorers_weights=[1],
+        cv=PredefinedSplit(fold_of),
+        max_time_mins=budget / 60,
+        max_eval_time_mins=budget / 60,
+        n_jobs=1,
+        verbose=0,
+        random_state=seed,
+    ).fit(X, y)
+    proba = model.predict_proba(X_test)
+    notes = "search_space='linear'" + (", group folds" if grouped else "")
+    return _in_class_order(proba, model.classes_, y), notes
+
+
+def fit_autogluon(
+    X: np.ndarray, y: np.ndarray, groups: np.ndarray, X_test: np.ndarray, budget: float, seed: int
+) -> tuple[np.ndarray, str]:
+    import pandas as pd
+    from autogluon.tabular import TabularPredictor
+
+    columns = [f"f{i}" for i in range(X.shape[1])]
+    train = pd.DataFrame(X, columns=columns)
+    train["label"] = y
+    grouped = np.unique(groups).size < groups.size
+    metric = "roc_auc" if _binary(y) else "roc_auc_ovr_macro"
+    with tempfile.TemporaryDirectory(prefix="autogluon-") as scratch:
+        predictor = TabularPredictor(
+            label="label",
+            problem_type="binary" if _binary(y) else "multiclass",
+            eval_metric=metric,
+            path=scratch,
+            verbosity=0,
+            **({"groups": "group"} if grouped else {}),
+        )
+        if grouped:
+            train["group"] = groups
+        # AutoGluon seeds its models itself (0, the benchmark's default seed); fit takes no seed.
+        predictor.fit(train, time_limit=budget, presets="medium_quality", num_cpus=1, num_gpus=0)
+        proba = predictor.predict_proba(pd.DataFrame(X_test, columns=columns))
+        classes = np.asarray(proba.columns)
+        notes = f"eval_metric={metric}, best {predictor.model_best}" + (", group folds" if grouped else "")
+        return _in_class_order(proba.to_numpy(), classes, y), notes
+
+
+def _in_class_order(proba: np.ndarray, classes: Any, y: np.ndarray) -> np.ndarray:
+    """Return ``proba`` with one column per class code of ``y``'s training classes, sorted."""
+    order = [list(np.asarray(classes).astype(int)).index(code) for code in np.unique(y)]
+    return np.asarray(proba, dtype=float)[:, order]
+
+
+FITS: dict[str, Fit] = {
+    "lai": fit_lai,
+    "logreg": fit_logreg,
+    "forest": fit_forest,
+    "flaml": fit_flaml,
+    "tpot": fit_tpot,
+    "autogluon": fit_autogluon,
+}
+MODULES = {
+    "lai": ["lai.automl"],
+    "logreg": ["sklearn.linear_model", "sklearn.pipeline"],
+    "forest": ["sklearn.ensemble", "sklearn.pipeline"],
+    "flaml": ["flaml"],
+    "tpot": ["tpot"],
+    "autogluon": ["autogluon.tabular"],
+}
+"""Imported before the clock starts: a fit's time excludes the interpreter's start and the imports."""
+PACKAGES = {
+    "lai": "lai",
+    "logreg": "scikit-learn",
+    "forest": "scikit-learn",
+    "flaml": "flaml",
+    "tpot": "tpot",
+    "autogluon": "autogluon.tabular",
+}
+
+
+def main() -> None:
+    tool, split_path, proba_path, budget, seed = sys.argv[1:6]
+    with np.load(split_path) as split:
+        X, y, groups, X_test = (split[k] for k in ("X_train", "y_train", "groups_train", "X_test"))
+    for module in MODULES[tool]:
+        importlib.import_module(module)
+    start = time.perf_counter()
+    proba, notes = FITS[tool](X, y, groups, X_test, float(budget), int(seed))
+    seconds = time.perf_counter() - start
+    np.savez(proba_path, proba=proba, classes=np.unique(y))
+    print(json.dumps({"fit_seconds": seconds, "version": version(PACKAGES[tool]), "notes": notes}))
+
+
+if __name__ == "__main__":
+    main()
