@@ -1,0 +1,209 @@
+"""The archive catalog: what was ingested, recognised, labelled and checked, in SQL.
+
+SQLAlchemy 2 models over SQLite (``ARCHIVE/catalog.sqlite``, the default) or PostgreSQL (a
+``postgresql+psycopg://`` URL). The schema is created and upgraded by Alembic migrations shipped in
+``lai/archive/migrations``: :func:`open_catalog` runs ``alembic upgrade head`` on every open, so an old
+catalog is brought up to date before use. Only pseudonyms and de-identified values are stored.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+CATALOG_FILE = "catalog.sqlite"
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the catalog models."""
+
+
+class Centre(Base):
+    """A contributing centre."""
+
+    __tablename__ = "centre"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+
+class Patient(Base):
+    """A patient, known only by pseudonym, at one centre."""
+
+    __tablename__ = "patient"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    centre_id: Mapped[int] = mapped_column(sa.ForeignKey("centre.id"))
+    centre: Mapped[Centre] = relationship()
+
+
+class Study(Base):
+    """One exam: its pseudonym is the Dataset's case_id; its date is shifted."""
+
+    __tablename__ = "study"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"))
+    study_date: Mapped[str | None] = mapped_column(sa.String(10))
+    vendor: Mapped[str | None] = mapped_column(sa.String(64))
+    model: Mapped[str | None] = mapped_column(sa.String(64))
+    field_strength: Mapped[float | None]
+    patient: Mapped[Patient] = relationship()
+    series: Mapped[list[Series]] = relationship(back_populates="study", order_by="Series.series_key")
+
+
+class Series(Base):
+    """One converted series (or one volume of a split dynamic series) with its recognised sequence."""
+
+    __tablename__ = "series"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_key: Mapped[str] = mapped_column(sa.String(96), unique=True)
+    study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id"))
+    source_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    series_number: Mapped[int | None]
+    part: Mapped[int] = mapped_column(default=0)
+    split_by: Mapped[str | None] = mapped_column(sa.String(32))
+    description: Mapped[str | None] = mapped_column(sa.String(128))
+    sequence: Mapped[str] = mapped_column(sa.String(32))
+    confidence: Mapped[float]
+    reason: Mapped[str] = mapped_column(sa.Text)
+    canonical: Mapped[bool] = mapped_column(default=False)
+    n_files: Mapped[int]
+    shape: Mapped[str | None] = mapped_column(sa.String(64))
+    spacing: Mapped[str | None] = mapped_column(sa.String(96))
+    repetition_time: Mapped[float | None]
+    echo_time: Mapped[float | None]
+    inversion_time: Mapped[float | None]
+    flip_angle: Mapped[float | None]
+    b_values: Mapped[str | None] = mapped_column(sa.String(128))
+    contrast_agent: Mapped[str | None] = mapped_column(sa.String(64))
+    acquisition_time: Mapped[str | None] = mapped_column(sa.String(32))
+    image_path: Mapped[str | None] = mapped_column(sa.String(255))
+    nifti_path: Mapped[str] = mapped_column(sa.String(255))
+    sidecar_path: Mapped[str | None] = mapped_column(sa.String(255))
+    dicom_path: Mapped[str] = mapped_column(sa.String(255))
+    study: Mapped[Study] = relationship(back_populates="series")
+
+
+class Lesion(Base):
+    """A lesion of a study: its id and its value in the study's lesion mask."""
+
+    __tablename__ = "lesion"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesion_id: Mapped[str] = mapped_column(sa.String(96), unique=True)
+    study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id"))
+    mask_label: Mapped[int | None]
+    diameter_mm: Mapped[float | None]
+    study: Mapped[Study] = relationship()
+    label: Mapped[Label | None] = relationship(back_populates="lesion", uselist=False)
+
+
+class Label(Base):
+    """The diagnosis of a lesion and how it was established."""
+
+    __tablename__ = "label"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesion_id: Mapped[int] = mapped_column(sa.ForeignKey("lesion.id"), unique=True)
+    diagnosis: Mapped[str] = mapped_column(sa.String(16))
+    malignant: Mapped[bool]
+    reference_standard: Mapped[str | None] = mapped_column(sa.String(64))
+    source: Mapped[str | None] = mapped_column(sa.String(255))
+    lesion: Mapped[Lesion] = relationship(back_populates="label")
+
+
+class QCFinding(Base):
+    """One quality-control finding on a series or a study's masks."""
+
+    __tablename__ = "qc_finding"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id"))
+    series_id: Mapped[int | None] = mapped_column(sa.ForeignKey("series.id"))
+    check: Mapped[str] = mapped_column(sa.String(32))
+    severity: Mapped[str] = mapped_column(sa.String(8))
+    message: Mapped[str] = mapped_column(sa.Text)
+    study: Mapped[Study] = relationship()
+    series: Mapped[Series | None] = relationship()
+
+
+class DatasetVersion(Base):
+    """A state of the archive's Dataset index: when it was written and the sha256 of its dataset.json."""
+
+    __tablename__ = "dataset_version"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created: Mapped[datetime.datetime]
+    dataset_sha256: Mapped[str] = mapped_column(sa.String(64))
+    n_cases: Mapped[int]
+    n_series: Mapped[int]
+    n_lesions: Mapped[int]
+
+
+# --- Opening ---
+
+
+def catalog_url(archive: str | os.PathLike[str], db: str | None = None) -> str:
+    """Return the catalog URL: ``db`` when given (``postgresql://`` means psycopg 3), else the archive's SQLite."""
+    if db:
+        return "postgresql+psycopg://" + db[len("postgresql://") :] if db.startswith("postgresql://") else db
+    return f"sqlite:///{Path(archive).resolve() / CATALOG_FILE}"
+
+
+def upgrade(engine: sa.Engine) -> None:
+    """Run ``alembic upgrade head`` on ``engine``'s database (creates the schema on a new one)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class Catalog:
+    """An open catalog: an engine on an up-to-date schema and a session factory.
+
+    Examples
+    --------
+    >>> catalog = open_catalog("archive")                  # doctest: +SKIP
+    >>> with catalog.session() as session:                 # doctest: +SKIP
+    ...     session.scalars(sa.select(Series)).all()
+    """
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        """Return a new session (use it as a context manager)."""
+        return self._sessions()
+
+    def close(self) -> None:
+        """Release the engine's connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_catalog(archive: str | os.PathLike[str], db: str | None = None) -> Catalog:
+    """Open (creating or upgrading) the catalog of ``archive``, or the database at URL ``db``."""
+    url = catalog_url(archive, db)
+    if url.startswith("sqlite:///"):
+        Path(archive).mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_foreign_keys)
+    upgrade(engine)
+    return Catalog(engine)
+
+
+def _sqlite_foreign_keys(connection: object, _record: object) -> None:
+    cursor = connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,96 @@
+"""Convert one DICOM series to NIfTI with dcm2niix, and scrub its BIDS sidecar of identifying fields.
+
+dcm2niix (Li et al., J Neurosci Methods 2016) comes from the PyPI package ``dcm2niix``; its binary sits
+beside the Python interpreter. LAI converts the de-identified copy of a series, so what dcm2niix reads
+is already free of identity; the sidecar is written with ``-ba y`` and then scrubbed again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SIDECAR_IDENTIFYING = re.compile(
+    r"^(Patient.*|Institution.*|.*PhysicianName|OperatorsName|AccessionNumber|StudyID|.*UID|.*Comments?"
+    r"|ReferringPhysician.*|PerformedProcedureStep.*|RequestingService|RequestedProcedure.*"
+    r"|StudyDescription|ProcedureStepDescription|.*Date|.*DateTime)$"
+)
+"""Sidecar keys removed after conversion: identity, institution, free text, identifiers and calendar dates."""
+
+
+class ConversionError(RuntimeError):
+    """dcm2niix failed on a series; the message carries its output."""
+
+
+@dataclass(frozen=True)
+class Converted:
+    """What dcm2niix wrote for one series: NIfTI files with their sidecars (and DWI b-value files)."""
+
+    niftis: tuple[Path, ...]
+    sidecars: tuple[Path, ...]
+    bvals: tuple[Path, ...]
+
+
+def dcm2niix_command() -> str:
+    """Return the dcm2niix executable: the PyPI package's beside this Python, else the one on PATH."""
+    beside = Path(sys.executable).parent / "dcm2niix"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("dcm2niix")
+    if found is None:
+        msg = "dcm2niix not found: install the PyPI package 'dcm2niix'"
+        raise ConversionError(msg)
+    return found
+
+
+def run_dcm2niix(dicom_dir: Path, out_dir: Path, *, name: str = "%s", anonymise: bool = True) -> None:
+    """Run dcm2niix on one folder, writing gzipped NIfTI and BIDS sidecars into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    command = [dcm2niix_command(), "-z", "y", "-b", "y", "-ba", "y" if anonymise else "n", "-f", name]
+    command += ["-o", str(out_dir), str(dicom_dir)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        msg = f"dcm2niix failed on {dicom_dir} (exit {result.returncode}): {result.stderr.strip()[-500:]}"
+        raise ConversionError(msg)
+
+
+def convert_series(dicom_dir: str | os.PathLike[str], work_dir: str | os.PathLike[str]) -> Converted:
+    """Convert the DICOM files of one series in ``dicom_dir`` into a new folder under ``work_dir``.
+
+    The sidecars are scrubbed (see :data:`SIDECAR_IDENTIFYING`). The caller moves the files into place.
+
+    Raises
+    ------
+    ConversionError
+        When dcm2niix fails or writes no image.
+    """
+    out = Path(tempfile.mkdtemp(prefix="convert-", dir=work_dir))
+    run_dcm2niix(Path(dicom_dir), out, name="series")
+    niftis = tuple(sorted(out.glob("*.nii.gz")))
+    if not niftis:
+        msg = f"dcm2niix wrote no image for {dicom_dir}"
+        raise ConversionError(msg)
+    sidecars = tuple(sorted(out.glob("*.json")))
+    for sidecar in sidecars:
+        scrub_sidecar(sidecar)
+    return Converted(niftis, sidecars, tuple(sorted(out.glob("*.bval"))))
+
+
+def scrub_sidecar(path: Path) -> None:
+    """Remove identifying keys from a dcm2niix sidecar, in place."""
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    kept = {k: v for k, v in data.items() if not SIDECAR_IDENTIFYING.match(k)}
+    path.write_text(json.dumps(kept, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_bvals(path: Path) -> list[float]:
+    """Return the b-values of a dcm2niix ``.bval`` file, one per volume."""
+    return [float(v) for v in path.read_text(encoding="ascii").split()]
