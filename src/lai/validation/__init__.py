@@ -28,12 +28,21 @@ from lai.validation.metrics import (
     specificity,
     weighted_auc,
 )
+from lai.validation.robustness import (
+    DEFAULT_PERTURBATIONS,
+    Perturbation,
+    RobustnessResult,
+    perturb_case,
+    prediction_shift,
+    robustness_study,
+)
 from lai.validation.roc import FPR_GRID, roc_band, roc_curve, tpr_at
 from lai.validation.splitters import grouped_stratified_kfold
 from lai.validation.uncertainty import corrected_resampled_t_interval
 
 __all__ = [
     "CLASS_METRIC_NAMES",
+    "DEFAULT_PERTURBATIONS",
     "DEFAULT_THRESHOLDS",
     "FPR_GRID",
     "GROUP_METRIC_NAMES",
@@ -43,6 +52,8 @@ __all__ = [
     "DeLongTest",
     "Estimate",
     "HarmonisationWarning",
+    "Perturbation",
+    "RobustnessResult",
     "ValidationResult",
     "bca_interval",
     "brier_score",
@@ -65,9 +76,12 @@ __all__ = [
     "ordered_classes",
     "per_group_metrics",
     "percentile_interval",
+    "perturb_case",
     "ppv",
+    "prediction_shift",
     "reliability_curve",
     "robust_features",
+    "robustness_study",
     "roc_band",
     "roc_curve",
     "score_predictions",
