@@ -3,8 +3,10 @@
 ```
 <model>/
   model.joblib     the fitted AutoClassifier (joblib pickle: load only models you trust)
-  model.json       target, classes, feature columns, training data hash, LAI version, seed, pipeline, time
-  search.parquet   every pipeline tried: pipeline, params (JSON), fold_scores, score
+  model.json       target, classes, feature columns, training data hash, LAI version, seed, metric, budget,
+                   preset, ensemble members, feature-group summary, time
+  search.parquet   one row per trial: trial, state, pipeline, classifier, params (JSON), fold_scores, score,
+                   duration, error, ensemble_weight
 ```
 """
 
@@ -50,6 +52,11 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _finite(value: float) -> float | None:
+    """Return ``value``, or ``None`` (JSON null) when it is NaN."""
+    return float(value) if np.isfinite(value) else None
+
+
 def save_model(
     model: AutoClassifier,
     folder: str | os.PathLike[str],
@@ -73,25 +80,16 @@ def save_model(
     seed
         The seed the model was fitted with.
     """
-    if not hasattr(model, "pipeline_"):
+    if not hasattr(model, "ensemble_"):
         msg = "save_model needs a fitted AutoClassifier; call fit first"
         raise ValueError(msg)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_with(folder / MODEL_FILE, lambda tmp: joblib.dump(model, tmp))
-    search = pd.DataFrame(
-        [
-            {
-                "pipeline": row["pipeline"],
-                "params": json.dumps(row["params"], sort_keys=True),
-                "fold_scores": [float(s) for s in row["fold_scores"]],
-                "score": float(row["score"]),
-            }
-            for row in model.search_results_
-        ]
-    )
+    search = model.search_
     write_with(folder / SEARCH_FILE, lambda tmp: search.to_parquet(tmp, index=False))
     feature_columns = getattr(model, "feature_names_in_", None)
+    params = model.get_params()
     meta = {
         "estimator": type(model).__name__,
         "target": target,
@@ -102,8 +100,24 @@ def save_model(
         "n_patients": int(table.groups.nunique()),
         "lai_version": __version__,
         "seed": seed,
-        "pipeline": model.search_results_[0]["pipeline"],
-        "params": model.get_params(),
+        "metric": params["metric"],
+        "budget": params["budget"],
+        "preset": params["preset"],
+        "params": params,
+        "n_trials": len(search),
+        "trial_states": {str(k): int(v) for k, v in search["state"].value_counts().sort_index().items()},
+        "fit_seconds": round(float(model.fit_seconds_), 3),
+        "inner_cv_note": model.cv_note_,
+        "ensemble": {
+            "method": model.ensemble_.method,
+            "oof_score": _finite(model.ensemble_.oof_score),
+            "best_single_oof_score": _finite(model.ensemble_.best_single_oof_score),
+            "members": [
+                {"trial": m.trial, "weight": m.weight, "pipeline": m.pipeline, "params": m.config}
+                for m in model.ensemble_.members
+            ],
+        },
+        "feature_groups": json.loads(model.feature_groups_.to_json(orient="records")),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     write_json_atomic(folder / META_FILE, meta)
