@@ -205,10 +205,36 @@ def firstorder_features(
     )
     p = np.bincount(bins)[1:] / x.size
     p = p[p > 0]
-    computed = {name: fn(x) for name, fn in _PLAIN.items()}
-    computed["Energy"] = energy(x, shift)
-    computed["TotalEnergy"] = total_energy(x, shift, voxel_volume)
-    computed["RootMeanSquared"] = root_mean_squared(x, shift)
-    computed["Entropy"] = entropy(p)
-    computed["Uniformity"] = uniformity(p)
+    # one partition for every percentile and one pass per moment, shared by the features below
+    p10, q25, p50, q75, p90 = np.percentile(x, [10, 25, 50, 75, 90])
+    mu = float(np.mean(x))
+    centred = x - mu
+    squared = centred * centred
+    m2 = float(np.mean(squared))
+    robust = x[(x >= p10) & (x <= p90)]
+    shifted = x + shift
+    sum_squares = float(np.dot(shifted, shifted))
+    computed = {
+        "Energy": sum_squares,
+        "TotalEnergy": voxel_volume * sum_squares,
+        "Entropy": entropy(p),
+        "Minimum": float(x.min()),
+        "10Percentile": float(p10),
+        "90Percentile": float(p90),
+        "Maximum": float(x.max()),
+        "Mean": mu,
+        "Median": float(p50),
+        "InterquartileRange": float(q75 - q25),
+        "Range": float(x.max() - x.min()),
+        "MeanAbsoluteDeviation": float(np.mean(np.abs(centred))),
+        "RobustMeanAbsoluteDeviation": (
+            float(np.mean(np.abs(robust - np.mean(robust)))) if robust.size else float("nan")
+        ),
+        "RootMeanSquared": float(np.sqrt(sum_squares / x.size)),
+        "StandardDeviation": float(np.sqrt(m2)),
+        "Skewness": 0.0 if m2 == 0 else float(np.mean(squared * centred) / m2**1.5),
+        "Kurtosis": 0.0 if m2 == 0 else float(np.mean(squared * squared) / m2**2),
+        "Variance": m2,
+        "Uniformity": uniformity(p),
+    }
     return {name: computed[name] for name in FEATURE_NAMES}

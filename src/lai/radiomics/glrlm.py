@@ -6,11 +6,10 @@ outside the ROI ends a run. The run length matrix ``r_ij`` counts the runs of gr
 family (see :mod:`lai.radiomics.glcm`; both take them from :mod:`lai.radiomics.texture`): 13 directions in 3D, the 4 in-slice directions in 2D and 2.5D,
 slices along the last array axis k.
 
-Runs are found without a loop over voxels: for each direction, the ROI voxels that start a run (the
-previous voxel along the direction is outside the ROI or of another level) and those that end one are
-located with shifted views of the level array; sorted by (line, position along the line), the n-th start
-and the n-th end belong to the same run, so lengths are differences of positions. All matrices of every
-slice and direction then come from one ``np.bincount``.
+Runs are found without a loop over voxels and without sorting: for each direction, one reordered copy
+of the padded level array (:func:`lai.radiomics.texture.lines_along`) lays every line out contiguously,
+lines separated by background; the positions where the level changes cut it into constant segments, and
+the segments of a non-zero level are the runs, their lengths the differences of consecutive changes. All matrices of every slice and direction then come from one ``np.bincount``.
 
 Notation (IBSI manual): ``N_s = sum_ij r_ij`` runs, ``r_i. = sum_j r_ij`` runs per grey level,
 ``r_.j = sum_i r_ij`` runs per length, ``p_ij = r_ij / N_s``; ``N_v`` voxels, counted once per merged
@@ -34,7 +33,10 @@ from lai.radiomics.texture import (
     average_features,
     directions,
     entropy,
+    flat_step,
+    lines_along,
     matrices_for_aggregation,
+    padded_levels,
     roi_levels,
 )
 
@@ -112,45 +114,33 @@ def run_length_matrices(levels: np.ndarray, mask: np.ndarray, *, n_levels: int, 
     """
     roi, _ = roi_levels(levels, mask, n_levels)
     offsets = directions(dims)
-    shape = roi.shape
-    n_slices = shape[2] if dims == 2 else 1
-    padded = np.pad(roi, 1)
-    here = padded[1:-1, 1:-1, 1:-1]
+    n_slices = roi.shape[2] if dims == 2 else 1
+    flat, padded_shape = padded_levels(roi)
+    steps = [flat_step(offset, padded_shape) for offset in offsets]
+    size = flat.size
+    flat = np.concatenate([flat, np.zeros(max(steps), dtype=flat.dtype)])  # background to fill the last row
     matrix, grey, length = [], [], []
-    for d, offset in enumerate(offsets):
-        before = padded[tuple(slice(1 - o, 1 - o + n) for o, n in zip(offset, shape, strict=True))]
-        after = padded[tuple(slice(1 + o, 1 + o + n) for o, n in zip(offset, shape, strict=True))]
-        starts = np.nonzero((here > 0) & (before != here))
-        ends = np.nonzero((here > 0) & (after != here))
-        start_key, start_position = _positions_on_lines(starts, offset, shape)
-        end_key, end_position = _positions_on_lines(ends, offset, shape)
-        # runs on one line do not overlap, so in (line, position) order the n-th start meets the n-th end
-        start_order, end_order = np.argsort(start_key), np.argsort(end_key)
-        length.append(end_position[end_order] - start_position[start_order] + 1)
-        first = tuple(axis[start_order] for axis in starts)
-        grey.append(here[first])
-        matrix.append((first[2] if dims == 2 else np.zeros_like(first[2])) * len(offsets) + d)
+    for d, step in enumerate(steps):
+        lines, rows = lines_along(flat, step, size)
+        # the level changes between positions b and b + 1; runs lie between consecutive changes, and
+        # the lines array starts and ends with background, so every run is bounded by two changes
+        changes = np.flatnonzero(lines[1:] != lines[:-1])
+        first = changes[:-1] + 1
+        level = lines[first]
+        run = level > 0
+        first = first[run]
+        length.append(np.diff(changes)[run])
+        grey.append(level[run].astype(np.int64))
+        if dims == 2:
+            position = (first % rows) * step + first // rows
+            matrix.append((position % padded_shape[2] - 1) * len(offsets) + d)
+        else:
+            matrix.append(np.full(first.size, d, dtype=np.int64))
     lengths = np.concatenate(length)
     longest = int(lengths.max()) if lengths.size else 1
     keys = (np.concatenate(matrix) * n_levels + np.concatenate(grey) - 1) * longest + lengths - 1
     counts = np.bincount(keys, minlength=n_slices * len(offsets) * n_levels * longest)
     return counts.reshape(n_slices, len(offsets), n_levels, longest)
-
-
-def _positions_on_lines(
-    voxels: tuple[np.ndarray, ...], offset: np.ndarray, shape: tuple[int, ...]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return a sort key of (line, position) and the position along the line of each voxel.
-
-    Lines run along ``offset`` through a box of ``shape``. A voxel's position ``t`` is the number of steps
-    back along ``offset`` to the edge of the box; its line is named by the voxel where it enters the box.
-    """
-    steps = [
-        axis if o > 0 else n - 1 - axis for axis, o, n in zip(voxels, offset, shape, strict=True) if o != 0
-    ]
-    position = np.minimum.reduce(steps)
-    entry = tuple(axis - position * o for axis, o in zip(voxels, offset, strict=True))
-    return np.ravel_multi_index(entry, shape) * max(shape) + position, position
 
 
 # --- Features, each evaluated on a stack of run length matrices ---

@@ -36,9 +36,10 @@ from lai.radiomics.texture import (
     VOLUME_AGGREGATIONS,
     average_features,
     check_aggregation,
+    flat_step,
     neighbour_offsets,
     roi_levels,
-    shifted,
+    roi_neighbourhood,
     slice_index,
 )
 
@@ -118,18 +119,21 @@ def ngtdm_features(
     check_aggregation(aggregation, AGGREGATIONS)
     levels, mask = roi_levels(levels, mask, n_levels)
     in_plane = aggregation != "3D"
-    total = np.zeros(levels.shape, dtype=np.int64)
-    count = np.zeros(levels.shape, dtype=np.int64)
-    for offset in neighbour_offsets(distance, in_plane):  # a loop over offsets; each step covers every voxel
-        total += shifted(levels, offset)  # levels are 0 outside the ROI, so only ROI neighbours add up
-        count += shifted(mask, offset, False)
-    valid = mask & (count > 0)
-    mean = total[valid] / count[valid]
-    groups = slice_index(mask)[valid] if aggregation == "2D" else 0
+    flat, padded_shape, voxels = roi_neighbourhood(levels, mask, distance)
+    total = np.zeros(voxels.size, dtype=np.int64)
+    count = np.zeros(voxels.size, dtype=np.int64)
+    for offset in neighbour_offsets(distance, in_plane):  # one gather of the ROI's neighbours per offset
+        neighbour = flat[voxels + flat_step(np.array(offset), padded_shape)]
+        total += neighbour  # levels are 0 outside the ROI, so only ROI neighbours add up
+        count += neighbour > 0
+    has_neighbours = count > 0
+    mean = total[has_neighbours] / count[has_neighbours]
+    centre = levels[mask][has_neighbours]
+    groups = slice_index(mask)[mask][has_neighbours] if aggregation == "2D" else 0
     n_groups = mask.shape[2] if aggregation == "2D" else 1
-    index = groups * n_levels + levels[valid] - 1
+    index = groups * n_levels + centre - 1
     size = n_groups * n_levels
-    s = np.bincount(index, weights=np.abs(levels[valid] - mean), minlength=size).reshape(n_groups, n_levels)
+    s = np.bincount(index, weights=np.abs(centre - mean), minlength=size).reshape(n_groups, n_levels)
     n = np.bincount(index, minlength=size).reshape(n_groups, n_levels).astype(np.float64)
     if aggregation == "2D":
         kept = mask.any(axis=(0, 1))

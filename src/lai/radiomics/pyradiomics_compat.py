@@ -51,6 +51,7 @@ from lai.radiomics.discretisation import discretise_fixed_bin_count, discretise_
 from lai.radiomics.extract import RadiomicsError, as_image, labels_on_grid, require_label
 from lai.radiomics.gldm import gldm_features
 from lai.radiomics.settings import read_settings_file
+from lai.radiomics.texture import flat_step, roi_neighbourhood
 
 FAMILIES: tuple[str, ...] = ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
 """Feature classes of this mode, in PyRadiomics' spelling."""
@@ -258,15 +259,14 @@ def cooccurrence_counts(
     ``[a, i-1, j-1]`` counts ROI voxel pairs ``(x, x + offset_a)`` with levels ``(i, j)``; with
     ``symmetrical`` each pair is counted both ways. One ``np.bincount`` gives every matrix.
     """
-    reach = int(np.abs(offsets).max()) if len(offsets) else 0
-    roi = np.pad(np.where(mask, levels, 0).astype(np.intp), reach)
-    inner = tuple(slice(reach, n - reach) for n in roi.shape)
-    first = roi[inner]
+    reach = int(np.abs(offsets).max()) if len(offsets) else 1
+    flat, padded_shape, voxels = roi_neighbourhood(levels, mask, reach)
+    first = (flat[voxels].astype(np.intp) - 1) * n_levels - 1
     keys = []
-    for a, offset in enumerate(offsets):
-        second = roi[tuple(slice(s.start + o, s.stop + o) for s, o in zip(inner, offset, strict=True))]
-        pair = (first > 0) & (second > 0)
-        keys.append((a * n_levels + first[pair] - 1) * n_levels + second[pair] - 1)
+    for a, offset in enumerate(offsets):  # one gather of the ROI's neighbours per offset
+        second = flat[voxels + flat_step(offset, padded_shape)]
+        pair = second > 0
+        keys.append(first[pair] + (a * n_levels**2) + second[pair])
     flat = np.concatenate(keys) if keys else np.zeros(0, np.intp)
     counts = np.bincount(flat, minlength=len(offsets) * n_levels**2).reshape(len(offsets), n_levels, n_levels)
     return counts + counts.swapaxes(1, 2) if symmetrical else counts

@@ -28,6 +28,7 @@ import itertools
 
 import numpy as np
 from scipy import ndimage
+from skimage import measure
 
 DIRECTIONAL_AGGREGATIONS: tuple[str, ...] = (
     "2D_avg",
@@ -196,11 +197,82 @@ def dependence_counts(
 
     ``levels`` must be 0 outside the ROI; values outside the ROI in the result are meaningless.
     """
+    flat, padded_shape, voxels = roi_neighbourhood(levels, mask, distance)
+    centre = flat[voxels].astype(np.int32)
+    found = np.ones(voxels.size, dtype=np.int64)
+    for offset in neighbour_offsets(distance, in_plane):  # one gather of the ROI's neighbours per offset
+        neighbour = flat[voxels + flat_step(np.array(offset), padded_shape)]
+        if alpha == 0:
+            found += neighbour == centre
+        else:
+            found += (neighbour > 0) & (np.abs(neighbour.astype(np.int32) - centre) <= alpha)
     counts = np.ones(levels.shape, dtype=np.int64)
-    for offset in neighbour_offsets(distance, in_plane):  # a loop over offsets; each step covers every voxel
-        neighbour_in_roi = shifted(mask, offset, False)
-        counts += neighbour_in_roi & (np.abs(shifted(levels, offset) - levels) <= alpha)
+    counts[np.asarray(mask, dtype=bool)] = found
     return counts
+
+
+def roi_neighbourhood(
+    levels: np.ndarray, mask: np.ndarray, reach: int
+) -> tuple[np.ndarray, tuple[int, ...], np.ndarray]:
+    """Return (flat padded levels, padded shape, flat indices of the ROI voxels) for neighbour gathers.
+
+    The levels (0 outside ``mask``) are padded by ``reach`` background voxels (see :func:`padded_levels`),
+    so ``flat[voxels + flat_step(offset, padded_shape)]`` are the levels of every ROI voxel's neighbour at
+    ``offset`` (0 outside the ROI) for any offset within Chebyshev distance ``reach``. ``voxels`` lists the
+    ROI voxels in the C order of ``mask``, so ``array[mask]`` matches them.
+    """
+    region = np.asarray(mask, dtype=bool)
+    flat, padded_shape = padded_levels(np.where(region, levels, 0), pad=reach)
+    voxels = np.flatnonzero(np.pad(region, reach))
+    return flat, padded_shape, voxels
+
+
+# --- Lines and neighbours on a padded, flattened ROI (GLRLM, GLCM, NGTDM, GLDM, NGLDM) ---
+
+
+def padded_levels(roi: np.ndarray, pad: int = 1) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Return the grey levels (0 outside the ROI) padded by ``pad`` background voxels, flattened, and the padded shape.
+
+    The smallest unsigned integer type that holds the levels is used (uint8 up to 255 levels), so that
+    the passes over the array move few bytes. In the padded array a step of one voxel along a unit offset
+    ``o`` is a step of :func:`flat_step` in the flat index, and a line leaving the ROI's box lands on a
+    background voxel, never on another line.
+    """
+    top = int(roi.max()) if roi.size else 0
+    dtype = np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.int64
+    padded = np.pad(np.asarray(roi).astype(dtype, copy=False), pad)
+    return padded.ravel(), padded.shape
+
+
+def flat_step(offset: np.ndarray, padded_shape: tuple[int, ...]) -> int:
+    """Return the flat-index step of ``offset`` (rows (di, dj, dk)) in a C-ordered array of ``padded_shape``.
+
+    Unit offsets whose first non-zero component is positive (those of :func:`directions`) give a positive
+    step. Inside an array padded by at least the offset's reach, ``x + offset`` is ``flat[f + step]``.
+    """
+    strides = (padded_shape[1] * padded_shape[2], padded_shape[2], 1)
+    return int(sum(int(o) * s for o, s in zip(offset, strides, strict=True)))
+
+
+def lines_along(flat: np.ndarray, step: int, size: int | None = None) -> tuple[np.ndarray, int]:
+    """Return ``flat`` reordered so that every line along a direction of flat-index ``step`` is contiguous.
+
+    Reshaping the (zero-extended) flat array to rows of ``step`` elements puts ``x`` and ``x + offset``
+    in one column on consecutive rows; the transposed copy lists the columns one after another. Lines
+    stay separated by background voxels (the padding), so runs of equal non-zero values in the result
+    are the runs along the direction, in order. ``size`` is the number of array elements in ``flat``
+    when background zeros follow them (then no zero-extended copy is made if they suffice). Returns the
+    reordered array and the number of rows (position ``q`` in it is flat index
+    ``(q % rows) * step + q // rows``).
+    """
+    size = flat.size if size is None else size
+    rows = -(-size // step)
+    if flat.size >= rows * step:
+        extended = flat[: rows * step]
+    else:
+        extended = np.zeros(rows * step, dtype=flat.dtype)
+        extended[: flat.size] = flat
+    return extended.reshape(rows, step).T.ravel(), rows
 
 
 # --- Zones (GLSZM, GLDZM) ---
@@ -218,18 +290,23 @@ def zones(levels: np.ndarray, mask: np.ndarray, *, in_plane: bool) -> tuple[np.n
     """Return the zone label map (0 outside the ROI, zones numbered from 1) and each zone's grey level.
 
     Zones are the connected components of each grey level's voxels, 26-connected in 3D or 8-connected
-    within slices of constant k when ``in_plane`` (then no zone spans two slices).
+    within slices of constant k when ``in_plane`` (then no zone spans two slices). All grey levels are
+    labelled in one pass: ``skimage.measure.label`` joins only neighbours of equal value. In plane, a
+    background slice is interleaved after every slice so that 26-connectivity cannot cross slices.
     """
-    structure = connectivity(in_plane)
-    labels = np.zeros(levels.shape, dtype=np.int64)
-    grey: list[np.ndarray] = []
-    n_zones = 0
-    for level in np.unique(levels[mask]):  # one labelling per grey level, vectorised over its voxels
-        component, count = ndimage.label(mask & (levels == level), structure=structure)
-        labels[component > 0] = component[component > 0] + n_zones
-        grey.append(np.full(count, level, dtype=np.int64))
-        n_zones += count
-    return labels, np.concatenate(grey) if grey else np.zeros(0, dtype=np.int64)
+    region = np.asarray(mask, dtype=bool)
+    roi = np.where(region, levels, 0)
+    if roi.size == 0:
+        return np.zeros(roi.shape, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if in_plane:
+        spaced = np.zeros((*roi.shape, 2), dtype=roi.dtype)
+        spaced[..., 0] = roi
+        roi = spaced.reshape(*roi.shape[:2], 2 * roi.shape[2])
+    labelled, n_zones = measure.label(roi, background=0, connectivity=3, return_num=True)
+    labels = np.asarray(labelled[:, :, ::2] if in_plane else labelled, dtype=np.int64)
+    grey = np.zeros(n_zones, dtype=np.int64)
+    grey[labels[region] - 1] = levels[region]
+    return labels, grey
 
 
 def slice_index(mask: np.ndarray) -> np.ndarray:
