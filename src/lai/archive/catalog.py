@@ -9,13 +9,18 @@ catalog is brought up to date before use. Only pseudonyms and de-identified valu
 from __future__ import annotations
 
 import datetime
+import json
 import os
 from pathlib import Path
 
+import pandas as pd
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+from lai.data import CASE_COLUMNS, LESION_COLUMNS, write_index
+from lai.files import sha256_file
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 CATALOG_FILE = "catalog.sqlite"
@@ -207,3 +212,68 @@ def _sqlite_foreign_keys(connection: object, _record: object) -> None:
     cursor = connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+# --- The archive's Dataset index ---
+
+
+def write_dataset_index(archive: Path, catalog: Catalog) -> None:
+    """Write cases.csv, lesions.csv (kept as it is) and dataset.json from the catalog and the files."""
+    with catalog.session() as session:
+        rows = session.execute(
+            sa.select(Study, Patient.pseudonym, Centre.name)
+            .join(Patient, Study.patient_id == Patient.id)
+            .join(Centre, Patient.centre_id == Centre.id)
+            .order_by(Study.case_id)
+        ).all()
+        n_series = session.scalar(sa.select(sa.func.count(Series.id))) or 0
+        cases = pd.DataFrame(
+            [
+                {
+                    "case_id": study.case_id,
+                    "patient_id": pseudonym,
+                    "centre": centre,
+                    "study_date": study.study_date,
+                    "field_strength": study.field_strength,
+                    "vendor": study.vendor,
+                    "model": study.model,
+                }
+                for study, pseudonym, centre in rows
+            ],
+            columns=[*CASE_COLUMNS, "field_strength", "vendor", "model"],
+        )
+    lesions_path = archive / "lesions.csv"
+    lesions = (
+        pd.read_csv(lesions_path, dtype={"lesion_id": str, "case_id": str})
+        if lesions_path.is_file()
+        else pd.DataFrame(columns=list(LESION_COLUMNS))
+    )
+    files = {
+        path.relative_to(archive).as_posix(): sha256_file(path)
+        for folder in ("images", "masks")
+        for path in sorted((archive / folder).rglob("*.nii.gz"))
+    }
+    previous = (
+        json.loads((archive / "dataset.json").read_text()) if (archive / "dataset.json").is_file() else {}
+    )
+    write_index(
+        archive,
+        name=str(previous.get("name", archive.name)),
+        version=str(previous.get("version", "0.1.0")),
+        description=str(previous.get("description", "LAI archive: de-identified multi-centre liver MRI")),
+        cases=cases,
+        lesions=lesions,
+        files=files,
+        centres=[{"name": c} for c in sorted(set(cases["centre"]))],
+        provenance={"stage": "archive"},
+    )
+    with catalog.session() as session, session.begin():
+        session.add(
+            DatasetVersion(
+                created=datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
+                dataset_sha256=sha256_file(archive / "dataset.json"),
+                n_cases=len(cases),
+                n_series=int(n_series),
+                n_lesions=len(lesions),
+            )
+        )

@@ -1,0 +1,519 @@
+"""Ingest a centre's DICOM folder or zip into an ARCHIVE: de-identify, recognise, convert, catalog.
+
+The ARCHIVE is a Dataset folder (``images/<case_id>/<sequence>.nii.gz``, cases.csv, dataset.json, ...)
+plus the de-identified DICOM (``dicom/<case_id>/<series>/``), the scrubbed dcm2niix sidecars and the
+NIfTI of series that are not a canonical image (``series/<case_id>/``), ``log/`` and the catalog.
+
+Each series is de-identified file by file (``deidentify``), written as DICOM into the archive, and
+converted by dcm2niix from that de-identified copy, so no identity can reach the NIfTI or its sidecar.
+A series is finished when its catalog row, keyed by the sha256 of its source files, is committed:
+re-ingesting the same files changes nothing, and an interrupted run redoes only unfinished studies.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import shutil
+import tempfile
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import sqlalchemy as sa
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
+
+from lai.archive.catalog import Catalog, Centre, Patient, Series, Study, open_catalog, write_dataset_index
+from lai.archive.convert import ConversionError, convert_series, read_bvals
+from lai.archive.deidentify import (
+    BurnedInAnnotationError,
+    DeidentificationOptions,
+    Pseudonymiser,
+    PseudonymMap,
+    deidentify,
+)
+from lai.archive.scan import ScanProblem, open_source, scan_dicom
+from lai.archive.series import SeriesClass, SeriesHeader, classify_series, order_dynamic_phases
+from lai.compute import map_tasks
+from lai.data import SEQUENCES
+from lai.data.taxonomy import DYNAMIC_PHASES
+from lai.files import sha256_bytes, write_bytes_atomic, write_text_atomic
+
+DWI_SEQUENCES = ("dwi", "dwi_b0")
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest did: files seen, series converted or already present, files and series skipped."""
+
+    n_files: int
+    converted: int
+    already_present: int
+    problems: tuple[ScanProblem, ...]
+    failures: tuple[str, ...]
+    cases: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def changed(self) -> bool:
+        """Whether the archive was modified."""
+        return self.converted > 0
+
+
+@dataclass(frozen=True)
+class _SeriesTask:
+    """Everything a worker needs to de-identify and convert one series (picklable)."""
+
+    files: tuple[str, ...]
+    shown: str
+    part: int
+    split_by: str | None
+    source_hash: str
+    archive: str
+    work: str
+    secret: bytes
+    centre: str
+    options: DeidentificationOptions
+    keep_mapping: bool
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One de-identified, converted series waiting in the work folder for its study to be filed."""
+
+    source_hash: str
+    case_id: str
+    patient: str
+    series_key: str
+    part: int
+    split_by: str | None
+    header: SeriesHeader | None
+    study: dict[str, Any]
+    series: dict[str, Any]
+    niftis: tuple[str, ...]
+    sidecars: tuple[str, ...]
+    bvals: tuple[float, ...]
+    dicom_dir: str
+    mapping: dict[str, dict[str, str]] = field(default_factory=dict)
+    error: str | None = None
+
+
+# --- Pseudonyms of studies and series ---
+
+
+def case_id_for(centre: str, deidentified_study_uid: str) -> str:
+    """Return a study's case_id: the centre and a short hash of its (already keyed) pseudonymous UID."""
+    return f"{centre}-{sha256_bytes(deidentified_study_uid.encode())[:10]}"
+
+
+def series_key_for(deidentified_series_uid: str, part: int) -> str:
+    """Return a series' key in the archive; the volumes of a split dynamic series get ``-p<k>``."""
+    key = f"s{sha256_bytes(deidentified_series_uid.encode())[:12]}"
+    return f"{key}-p{part}" if part else key
+
+
+# --- The ingest ---
+
+
+def ingest(
+    source: str | os.PathLike[str],
+    archive: str | os.PathLike[str],
+    *,
+    centre: str,
+    secret: bytes,
+    db: str | None = None,
+    options: DeidentificationOptions | None = None,
+    keep_mapping: str | os.PathLike[str] | None = None,
+    scheduler: str | None = None,
+) -> IngestReport:
+    """De-identify, recognise and convert every series of a DICOM folder or zip into ``archive``.
+
+    Parameters
+    ----------
+    source
+        A folder of DICOM files in any layout, or a zip of one. It is only read.
+    archive
+        The archive folder (created if needed).
+    centre
+        The contributing centre's name, recorded with every patient.
+    secret
+        The centre's pseudonymisation key (``load_secret``): the same patient gets the same pseudonym
+        on every ingest with the same key.
+    db
+        Catalog URL (``postgresql+psycopg://...``); default ``ARCHIVE/catalog.sqlite``.
+    options
+        De-identification options (default: the multi-centre options of ``DeidentificationOptions``).
+    keep_mapping
+        When given, the original -> pseudonym map of this run is merged into this file, encrypted with
+        ``secret`` (``PseudonymMap``). Keep it at the centre, never in the archive.
+    scheduler
+        Where the per-series work runs (see ``lai.compute.map_tasks``).
+
+    Returns
+    -------
+    IngestReport
+        Counts, the files skipped (path and reason) and the series that failed to convert.
+
+    Examples
+    --------
+    >>> report = ingest("incoming/", "archive/", centre="centre-01", secret=load_secret("key"))  # doctest: +SKIP
+    >>> report.converted, [p.shown for p in report.problems]                                     # doctest: +SKIP
+    """
+    archive = Path(archive)
+    options = options if options is not None else DeidentificationOptions()
+    archive.mkdir(parents=True, exist_ok=True)
+    with open_source(source) as (folder, prefix), open_catalog(archive, db) as catalog:
+        scan = scan_dicom(folder, prefix)
+        hashes = [series.content_hash() for series in scan.series]
+        done = _finished(catalog, hashes)
+        pending = [(s, h) for s, h in zip(scan.series, hashes, strict=True) if h not in done]
+        work = Path(tempfile.mkdtemp(prefix=".work-", dir=archive))
+        try:
+            tasks = [
+                _SeriesTask(
+                    files=tuple(str(f.path) for f in series.files),
+                    shown=series.files[0].shown,
+                    part=series.part,
+                    split_by=series.split_by,
+                    source_hash=digest,
+                    archive=str(archive),
+                    work=str(work),
+                    secret=secret,
+                    centre=centre,
+                    options=options,
+                    keep_mapping=keep_mapping is not None,
+                )
+                for series, digest in pending
+            ]
+            prepared = map_tasks(
+                prepare_series, tasks, description="De-identify and convert series", scheduler=scheduler
+            )
+            failures = [
+                f"{task.shown}: {p.error}" for task, p in zip(tasks, prepared, strict=True) if p.error
+            ]
+            ready = [p for p in prepared if p.error is None]
+            if keep_mapping is not None:
+                _save_mapping(Path(keep_mapping), secret, prepared)
+            by_case: dict[str, list[_Prepared]] = defaultdict(list)
+            for p in ready:
+                by_case[p.case_id].append(p)
+            for case_id in sorted(by_case):
+                _file_study(archive, catalog, centre, by_case[case_id])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        report = IngestReport(
+            n_files=scan.n_files,
+            converted=len(ready),
+            already_present=len(done),
+            problems=scan.problems,
+            failures=tuple(failures),
+            cases=tuple(sorted(by_case)),
+        )
+        if report.changed:
+            write_dataset_index(archive, catalog)
+        if report.changed or report.failures:
+            _write_log(archive, report, options)
+    return report
+
+
+def _save_mapping(path: Path, secret: bytes, prepared: Sequence[_Prepared]) -> None:
+    mapping = PseudonymMap.load(path, secret) if path.is_file() else PseudonymMap()
+    for p in prepared:
+        for kind, entries in p.mapping.items():
+            for original, pseudonym in entries.items():
+                mapping.add(kind, original, pseudonym)
+    mapping.save(path, secret)
+
+
+def _finished(catalog: Catalog, hashes: Sequence[str]) -> set[str]:
+    with catalog.session() as session:
+        found = session.scalars(sa.select(Series.source_hash).where(Series.source_hash.in_(hashes)))
+        return set(found)
+
+
+# --- One series (runs in a worker) ---
+
+
+def prepare_series(task: _SeriesTask) -> _Prepared:
+    """De-identify one series into the archive's ``dicom/`` folder and convert it into the work folder.
+
+    Errors are returned in ``_Prepared.error`` (with no identifying text) so one bad series does not
+    stop the batch.
+    """
+    mapping = PseudonymMap() if task.keep_mapping else None
+    pseudonymiser = Pseudonymiser(task.secret, task.centre, mapping)
+    try:
+        originals = [pydicom.dcmread(path) for path in task.files]
+    except Exception as error:  # a file that read as a header may still fail in full (pixel data)
+        return _failed(task, f"cannot read DICOM ({type(error).__name__})")
+    try:
+        clean = [deidentify(ds, task.options, pseudonymiser) for ds in originals]
+    except BurnedInAnnotationError as error:
+        return _failed(task, str(error))
+    patient = str(clean[0].PatientID)
+    head = clean[0]
+    case_id = case_id_for(task.centre, str(head.StudyInstanceUID))
+    series_key = series_key_for(str(head.SeriesInstanceUID), task.part)
+    dicom_rel = f"dicom/{case_id}/{series_key}"
+    _write_dicom_folder(Path(task.archive) / dicom_rel, originals, clean)
+    try:
+        converted = convert_series(Path(task.archive) / dicom_rel, task.work)
+    except ConversionError as error:
+        return _failed(task, str(error).replace(str(task.archive), "ARCHIVE"))
+    header = SeriesHeader.from_datasets(clean)
+    bvals = tuple(read_bvals(converted.bvals[0])) if len(converted.bvals) == 1 else ()
+    return _Prepared(
+        source_hash=task.source_hash,
+        case_id=case_id,
+        patient=patient,
+        series_key=series_key,
+        part=task.part,
+        split_by=task.split_by,
+        header=header,
+        study=_study_values(head),
+        series=_series_values(head, clean),
+        niftis=tuple(str(p) for p in converted.niftis),
+        sidecars=tuple(str(p) for p in converted.sidecars),
+        bvals=bvals,
+        dicom_dir=dicom_rel,
+        mapping=mapping.entries if mapping is not None else {},
+    )
+
+
+def _failed(task: _SeriesTask, error: str) -> _Prepared:
+    return _Prepared(
+        task.source_hash, "", "", "", task.part, task.split_by, None, {}, {}, (), (), (), "", error=error
+    )
+
+
+def _write_dicom_folder(
+    target: Path, originals: Sequence[pydicom.Dataset], clean: Sequence[pydicom.Dataset]
+) -> None:
+    """Write de-identified files into a temporary folder and rename it onto ``target`` (replacing it)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for index, (original, ds) in enumerate(zip(originals, clean, strict=True), start=1):
+            ds.file_meta = _file_meta(original, ds)
+            ds.save_as(tmp / f"IM_{index:04d}.dcm", enforce_file_format=True)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            os.replace(target, old / target.name)
+            os.replace(tmp, target)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def _file_meta(original: pydicom.Dataset, ds: pydicom.Dataset) -> FileMetaDataset:
+    """A fresh file meta group: nothing of the source's (application titles, names) is carried over."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = original.file_meta.TransferSyntaxUID
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    return meta
+
+
+def _float(ds: pydicom.Dataset, name: str) -> float | None:
+    value = ds.get(name)
+    try:
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(ds: pydicom.Dataset, name: str) -> str | None:
+    value = ds.get(name)
+    return None if value is None or str(value) == "" else str(value)
+
+
+def _study_values(ds: pydicom.Dataset) -> dict[str, Any]:
+    date = _text(ds, "StudyDate")
+    return {
+        "study_date": f"{date[:4]}-{date[4:6]}-{date[6:8]}" if date and len(date) == 8 else None,
+        "vendor": _text(ds, "Manufacturer"),
+        "model": _text(ds, "ManufacturerModelName"),
+        "field_strength": _float(ds, "MagneticFieldStrength"),
+    }
+
+
+def _series_values(ds: pydicom.Dataset, datasets: list[pydicom.Dataset]) -> dict[str, Any]:
+    number = ds.get("SeriesNumber")
+    return {
+        "series_number": None if number in (None, "") else int(number),
+        "description": (_text(ds, "SeriesDescription") or "")[:128] or None,
+        "repetition_time": _float(ds, "RepetitionTime"),
+        "echo_time": _float(ds, "EchoTime"),
+        "inversion_time": _float(ds, "InversionTime"),
+        "flip_angle": _float(ds, "FlipAngle"),
+        "contrast_agent": (_text(ds, "ContrastBolusAgent") or "")[:64] or None,
+        "acquisition_time": _text(ds, "AcquisitionTime"),
+        "n_files": len(datasets),
+    }
+
+
+# --- One study (main process) ---
+
+
+def _classify(prepared: list[_Prepared]) -> list[SeriesClass]:
+    """Classify each series, then order the dynamic ones of the study by time and contrast."""
+    headers = [p.header for p in prepared if p.header is not None]
+    classes = [classify_series(h) for h in headers]
+    dynamic = [i for i, c in enumerate(classes) if c.sequence in DYNAMIC_PHASES]
+    if dynamic:
+        ordered = order_dynamic_phases([headers[i] for i in dynamic])
+        for i, c in zip(dynamic, ordered, strict=True):
+            classes[i] = c
+    return classes
+
+
+def _candidates(p: _Prepared, cls: SeriesClass) -> dict[str, tuple[float, int]]:
+    """Canonical images a series can give: {sequence: (confidence, volume index or -1 for a 3D file)}."""
+    if cls.sequence == "unknown" or cls.sequence not in SEQUENCES or len(p.niftis) != 1:
+        return {}
+    shape = _nifti(p.niftis[0]).shape
+    if len(shape) == 3 or (len(shape) == 4 and shape[3] == 1):
+        return {cls.sequence: (cls.confidence, -1)}
+    if cls.sequence in DWI_SEQUENCES and len(p.bvals) == shape[3] and len(set(p.bvals)) > 1:
+        low, high = int(np.argmin(p.bvals)), int(np.argmax(p.bvals))
+        return {"dwi_b0": (cls.confidence, low), "dwi": (cls.confidence, high)}
+    return {}
+
+
+def _file_study(archive: Path, catalog: Catalog, centre: str, prepared: list[_Prepared]) -> None:
+    """Move a study's converted series into place and commit their catalog rows in one transaction."""
+    prepared.sort(key=lambda p: (p.series.get("series_number") or 0, p.part))
+    classes = _classify(prepared)
+    with catalog.session() as session, session.begin():
+        study = _study_row(session, centre, prepared[0])
+        existing = {s.sequence: s for s in study.series if s.canonical}
+        best: dict[str, tuple[float, int, int]] = {}  # sequence -> (confidence, series index, volume)
+        for index, (p, cls) in enumerate(zip(prepared, classes, strict=True)):
+            for sequence, (confidence, volume) in _candidates(p, cls).items():
+                if sequence in existing and existing[sequence].confidence >= confidence:
+                    continue
+                if sequence not in best or confidence > best[sequence][0]:
+                    best[sequence] = (confidence, index, volume)
+        for sequence in best:
+            if sequence in existing:
+                existing[sequence].canonical = False
+                existing[sequence].image_path = None
+        for index, (p, cls) in enumerate(zip(prepared, classes, strict=True)):
+            mine = {s: v for s, (_, i, v) in best.items() if i == index}
+            session.add(_place_series(archive, study, p, cls, mine))
+
+
+def _study_row(session: Any, centre: str, p: _Prepared) -> Study:
+    study = session.scalar(sa.select(Study).where(Study.case_id == p.case_id))
+    if study is not None:
+        return study
+    centre_row = session.scalar(sa.select(Centre).where(Centre.name == centre))
+    if centre_row is None:
+        centre_row = Centre(name=centre)
+        session.add(centre_row)
+    patient = session.scalar(sa.select(Patient).where(Patient.pseudonym == p.patient))
+    if patient is None:
+        patient = Patient(pseudonym=p.patient, centre=centre_row)
+        session.add(patient)
+    study = Study(case_id=p.case_id, patient=patient, **p.study)
+    session.add(study)
+    return study
+
+
+def _place_series(
+    archive: Path, study: Study, p: _Prepared, cls: SeriesClass, canonical: dict[str, int]
+) -> Series:
+    """Move a series' NIfTI and sidecar into the archive and return its catalog row."""
+    case_id = p.case_id
+    series_dir = archive / "series" / case_id
+    series_dir.mkdir(parents=True, exist_ok=True)
+    sidecar_rel = None
+    if p.sidecars:
+        sidecar_rel = f"series/{case_id}/{p.series_key}.json"
+        write_bytes_atomic(archive / sidecar_rel, Path(p.sidecars[0]).read_bytes())
+    nifti = Path(p.niftis[0])
+    image_rel = None
+    nifti_rel = f"series/{case_id}/{p.series_key}.nii.gz"
+    for sequence, volume in canonical.items():
+        rel = f"images/{case_id}/{sequence}.nii.gz"
+        (archive / rel).parent.mkdir(parents=True, exist_ok=True)
+        if volume < 0:
+            os.replace(nifti, archive / rel)
+            nifti_rel = rel
+        else:
+            write_bytes_atomic(archive / rel, _volume_bytes(nifti, volume))
+        image_rel = rel if image_rel is None or sequence == "dwi" else image_rel
+    if nifti.exists():
+        os.replace(nifti, archive / nifti_rel)
+    for extra, path in enumerate(p.niftis[1:], start=2):
+        os.replace(path, series_dir / f"{p.series_key}_{extra}.nii.gz")
+    image = _nifti(archive / nifti_rel)
+    return Series(
+        series_key=p.series_key,
+        study=study,
+        source_hash=p.source_hash,
+        part=p.part,
+        split_by=p.split_by,
+        sequence=cls.sequence,
+        confidence=float(cls.confidence),
+        reason=cls.reason,
+        canonical=bool(canonical),
+        shape="x".join(str(int(n)) for n in image.shape),
+        spacing="x".join(f"{float(z):.4g}" for z in image.header.get_zooms()[:3]),
+        b_values=",".join(f"{b:g}" for b in p.bvals) or None,
+        image_path=image_rel,
+        nifti_path=nifti_rel,
+        sidecar_path=sidecar_rel,
+        dicom_path=p.dicom_dir,
+        **p.series,
+    )
+
+
+def _nifti(path: str | os.PathLike[str]) -> nib.Nifti1Image:
+    return cast(nib.Nifti1Image, nib.load(path))
+
+
+def _volume_bytes(path: Path, volume: int) -> bytes:
+    """Return one volume of a 4D NIfTI as gzipped NIfTI bytes, with the same voxels and affine."""
+    image = _nifti(path)
+    data = np.asanyarray(image.dataobj[..., volume])
+    header = image.header.copy()
+    header.set_data_shape(data.shape)
+    out = nib.Nifti1Image(data, image.affine, header)
+    buffer = io.BytesIO()
+    file_map = nib.Nifti1Image.make_file_map({"image": buffer})
+    out.to_file_map(file_map)
+    return gzip.compress(buffer.getvalue(), compresslevel=1, mtime=0)
+
+
+# --- The Dataset index and the log ---
+
+
+def _write_log(archive: Path, report: IngestReport, options: DeidentificationOptions) -> None:
+    """Write the run's record under log/: counts and failures, never source paths or identities.
+
+    The file is named by its content, so an identical run writes an identical file.
+    """
+    lines = [
+        f"files seen: {report.n_files}",
+        f"series converted: {report.converted}",
+        f"series already present: {report.already_present}",
+        f"files skipped: {len(report.problems)}",
+        *(f"  skipped: {p.reason}" for p in report.problems),
+        f"series failed: {len(report.failures)}",
+        *(f"  failed: {f.split(': ', 1)[-1]}" for f in report.failures),
+        f"cases: {', '.join(report.cases)}",
+        f"de-identification options: {options}",
+    ]
+    text = "\n".join(lines) + "\n"
+    write_text_atomic(archive / "log" / f"ingest-{sha256_bytes(text.encode())[:16]}.txt", text)

@@ -1,0 +1,262 @@
+"""Ingest end to end: de-identified archive, bad files skipped, source untouched, idempotent, resumable."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pydicom
+import pytest
+import sqlalchemy as sa
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from typer.testing import CliRunner
+
+from lai.archive.catalog import Series, Study, open_catalog
+from lai.archive.ingest import ingest
+from lai.cli import app
+from lai.data import Dataset as LaiDataset
+from lai.imaging.image import Image
+from lai.synth.dicom import ExamInfo, write_case_dicom
+
+SECRET = bytes(range(32))
+SEQUENCES = ("t2w", "t1_in", "t1_opp", "t1_pre", "arterial", "portal", "hbp")
+
+# Identifying values planted in every file, in attributes the Basic Profile removes or replaces,
+# in a private tag and in a nested sequence: none may be found anywhere under the archive.
+PLANTED = {
+    "PatientName": "Quaxley^Zebedee",
+    "PatientID": "MRN77341902",
+    "OtherPatientIDs": "ALTID55512",
+    "PatientAddress": "12 Brimblecombe Lane",
+    "PatientTelephoneNumbers": "0044123987654",
+    "ReferringPhysicianName": "Dr^Vortigern",
+    "InstitutionName": "Saint Wiglaf Hospital",
+    "InstitutionAddress": "Wiglaf Road 9",
+    "AccessionNumber": "ACC9918273",
+    "StudyID": "STU44107",
+    "OperatorsName": "Tech^Olwenna",
+    "RequestingPhysician": "Dr^Hrothgar",
+}
+PRIVATE_TEXT = "Zebedee Quaxley private note"
+NESTED_ACCESSION = "NESTACC60218"
+
+
+def _exam(case_id: str = "exam-1", patient_key: str = "P-1") -> ExamInfo:
+    return ExamInfo(
+        case_id=case_id,
+        patient_key=patient_key,
+        centre="centre-01",
+        vendor="Siemens",
+        field_strength=1.5,
+        study_date=datetime.date(2021, 6, 14),
+        contrast_agent="gadoxetate",
+        phase_delays={},
+        patient_age=58,
+        patient_sex="M",
+        seed=3,
+    )
+
+
+def _images() -> dict[str, Image]:
+    affine = np.diag([1.6, 1.6, 5.0, 1.0])
+    affine[:3, 3] = (-90.0, -70.0, 10.0)
+    shape = (16, 12, 4)
+    return {
+        name: Image((np.arange(np.prod(shape)).reshape(shape) + 300 * i).astype(np.int16), affine)
+        for i, name in enumerate(SEQUENCES)
+    }
+
+
+def _plant(path: Path) -> None:
+    ds = pydicom.dcmread(path)
+    for keyword, value in PLANTED.items():
+        setattr(ds, keyword, value)
+    ds.private_block(0x0071, "ACME HOSPITAL RIS", create=True).add_new(0x01, "LO", PRIVATE_TEXT)
+    request = Dataset()
+    request.AccessionNumber = NESTED_ACCESSION
+    request.RequestedProcedureID = PLANTED["StudyID"]
+    ds.RequestAttributesSequence = Sequence([request])
+    ds.save_as(path, enforce_file_format=True)
+
+
+def _tree_hash(root: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.relative_to(root).as_posix().startswith(skip)
+    }
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic exam with planted identifiers, plus a truncated, a non-DICOM and a headerless file."""
+    root = tmp_path_factory.mktemp("source")
+    files = write_case_dicom(root / "incoming", _images(), _exam())
+    for path in files:
+        _plant(path)
+    bad = root / "incoming" / "bad"
+    bad.mkdir()
+    data = files[0].read_bytes()
+    (bad / "truncated.dcm").write_bytes(data[: len(data) - 200])
+    (bad / "notes.txt").write_text("not an image", encoding="utf-8")
+    (bad / "noise.dcm").write_bytes(b"\0" * 128 + b"DICM" + bytes(range(256)) * 4)
+    return root / "incoming"
+
+
+@pytest.fixture(scope="module")
+def ingested(source: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, dict[str, str]]:
+    before = _tree_hash(source)
+    archive = tmp_path_factory.mktemp("archive") / "archive"
+    report = ingest(source, archive, centre="centre-01", secret=SECRET, scheduler="sync")
+    return archive, report, before
+
+
+def test_ingest_writes_a_dataset_with_one_case_and_its_series(ingested: tuple[Path, object, dict]) -> None:
+    archive, report, _ = ingested
+    dataset = LaiDataset.read(archive)
+    assert len(dataset.cases) == 1
+    case = next(dataset.iter_cases())
+    assert case.centre == "centre-01"
+    assert report.converted == len(SEQUENCES)  # type: ignore[attr-defined]
+    with open_catalog(archive) as catalog, catalog.session() as session:
+        assert session.scalar(sa.select(sa.func.count(Series.id))) == len(SEQUENCES)
+        study = session.scalars(sa.select(Study)).one()
+        assert study.case_id == case.case_id
+    assert (archive / "series" / case.case_id).is_dir()
+    assert all(p.suffix == ".dcm" for p in (archive / "dicom" / case.case_id).rglob("*") if p.is_file())
+
+
+def test_bad_files_are_reported_with_their_path_and_skipped(ingested: tuple[Path, object, dict]) -> None:
+    _, report, _ = ingested
+    problems = {Path(p.shown).name: p.reason for p in report.problems}  # type: ignore[attr-defined]
+    assert set(problems) == {"truncated.dcm", "notes.txt", "noise.dcm"}
+    assert problems["truncated.dcm"].startswith("truncated")
+    assert problems["notes.txt"] == "not a DICOM file"
+    assert all(str(p.shown).startswith(str(Path(p.shown).parent)) for p in report.problems)  # type: ignore[attr-defined]
+    assert report.failures == ()  # type: ignore[attr-defined]
+
+
+def test_source_folder_is_never_modified(source: Path, ingested: tuple[Path, object, dict]) -> None:
+    assert _tree_hash(source) == ingested[2]
+
+
+def _encodings(value: str) -> list[bytes]:
+    forms = {value, value.replace("^", " "), value.upper()}
+    out = []
+    for form in forms:
+        for encoding in ("ascii", "utf-8", "utf-16-le", "utf-16-be", "latin-1"):
+            out.append(form.encode(encoding))
+    return out
+
+
+def test_no_planted_identifier_reaches_any_file_of_the_archive(
+    source: Path, ingested: tuple[Path, object, dict]
+) -> None:
+    archive = ingested[0]
+    original = pydicom.dcmread(next(p for p in sorted(source.rglob("IM_0001.dcm"))))
+    values = [*PLANTED.values(), PRIVATE_TEXT, NESTED_ACCESSION]
+    values += [str(original.StudyInstanceUID), str(original.SeriesInstanceUID), str(original.SOPInstanceUID)]
+    values += [str(original.PatientBirthDate), str(original.StudyDate)]
+    needles = [n for v in values for n in _encodings(v)]
+    files = [p for p in archive.rglob("*") if p.is_file()]
+    assert len(files) > 20
+    found = [(p.name, n) for p in files for data in [p.read_bytes()] for n in needles if n in data]
+    assert found == []
+
+
+def test_deidentified_dicom_records_the_method_and_keeps_retained_attributes(
+    ingested: tuple[Path, object, dict],
+) -> None:
+    archive = ingested[0]
+    ds = pydicom.dcmread(next(iter(sorted((archive / "dicom").rglob("*.dcm")))))
+    assert ds.PatientIdentityRemoved == "YES"
+    assert len(ds.DeidentificationMethodCodeSequence) >= 1
+    assert ds.PatientSex == "M" and ds.PatientAge == "058Y"
+    assert str(ds.Manufacturer) == "SIEMENS"
+
+
+def test_reingesting_the_same_files_changes_nothing(
+    source: Path, ingested: tuple[Path, object, dict]
+) -> None:
+    archive = ingested[0]
+    before = _tree_hash(archive)
+    report = ingest(source, archive, centre="centre-01", secret=SECRET, scheduler="sync")
+    assert report.converted == 0 and report.already_present == len(SEQUENCES)
+    assert _tree_hash(archive) == before
+
+
+def test_an_interrupted_ingest_resumes_and_ends_like_a_single_run(
+    source: Path, ingested: tuple[Path, object, dict], tmp_path: Path
+) -> None:
+    # The first run saw only part of the series (as if stopped); the second finishes the rest.
+    partial = tmp_path / "partial"
+    study = next(p for p in source.rglob("MR_*") if p.is_dir())
+    series_dirs = sorted(p for p in study.iterdir() if p.is_dir())
+    for folder in series_dirs[:3]:
+        shutil.copytree(folder, partial / folder.name)
+    archive = tmp_path / "archive"
+    first = ingest(partial, archive, centre="centre-01", secret=SECRET, scheduler="sync")
+    assert first.converted == 3
+    (archive / ".work-stale").mkdir()  # what a killed run leaves behind must not matter
+    second = ingest(source, archive, centre="centre-01", secret=SECRET, scheduler="sync")
+    assert (second.converted, second.already_present) == (len(SEQUENCES) - 3, 3)
+    shutil.rmtree(archive / ".work-stale")
+    single = _tree_hash(ingested[0], skip=("log/", "catalog.sqlite", "dataset.json"))
+    resumed = _tree_hash(archive, skip=("log/", "catalog.sqlite", "dataset.json"))
+    assert resumed == single
+    assert LaiDataset.read(archive).files == LaiDataset.read(ingested[0]).files
+
+
+def test_same_patient_keeps_its_pseudonym_and_date_interval_across_exams(tmp_path: Path) -> None:
+    images = _images()
+    write_case_dicom(tmp_path / "in", images, _exam("exam-a", "P-9"))
+    later = ExamInfo(**{**_exam("exam-b", "P-9").__dict__, "study_date": datetime.date(2021, 9, 1)})
+    write_case_dicom(tmp_path / "in", images, later)
+    ingest(tmp_path / "in", tmp_path / "archive", centre="centre-01", secret=SECRET, scheduler="sync")
+    cases = pd.read_csv(tmp_path / "archive" / "cases.csv")
+    assert len(cases) == 2 and cases["patient_id"].nunique() == 1
+    dates = sorted(pd.to_datetime(cases["study_date"]))
+    assert (dates[1] - dates[0]).days == (datetime.date(2021, 9, 1) - datetime.date(2021, 6, 14)).days
+    assert "2021-06-14" not in set(cases["study_date"])
+
+
+def test_ingest_from_a_zip_reports_members_by_name(source: Path, tmp_path: Path) -> None:
+    zipped = shutil.make_archive(str(tmp_path / "exam"), "zip", source)
+    report = ingest(zipped, tmp_path / "archive", centre="centre-01", secret=SECRET, scheduler="sync")
+    assert report.converted == len(SEQUENCES)
+    assert sorted(p.shown for p in report.problems) == [
+        f"{zipped}:bad/noise.dcm",
+        f"{zipped}:bad/notes.txt",
+        f"{zipped}:bad/truncated.dcm",
+    ]
+
+
+def test_cli_ingest_prints_skipped_files_and_a_summary(source: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "centre.key"
+    mapping = tmp_path / "map.enc"
+    result = CliRunner().invoke(
+        app,
+        [
+            "ingest", str(source), "--centre", "centre-01", "--archive", str(tmp_path / "archive"),
+            "--secret-file", str(secret), "--keep-mapping", str(mapping), "--scheduler", "sync",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "notes.txt" in result.output and f"{len(SEQUENCES)} series converted" in result.output
+    assert secret.is_file() and mapping.is_file()
+    assert PLANTED["PatientID"].encode() not in mapping.read_bytes()  # encrypted
+
+
+def test_cli_ingest_names_a_missing_source(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["ingest", str(tmp_path / "nowhere"), "--centre", "c", "--archive", str(tmp_path / "a"),
+         "--secret-file", str(tmp_path / "k")],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "nowhere" in result.output and "no such folder" in result.output
