@@ -84,10 +84,16 @@ def fit_flaml(
     X: np.ndarray, y: np.ndarray, groups: np.ndarray, X_test: np.ndarray, budget: float, seed: int
 ) -> tuple[np.ndarray, str]:
     from flaml import AutoML
+    from sklearn.model_selection import PredefinedSplit
 
+    X, X_test, imputed = _median_imputed(X, X_test)
     automl = AutoML()
     grouped = np.unique(groups).size < groups.size
-    options: dict[str, Any] = {"groups": groups, "split_type": "group"} if grouped else {}
+    # FLAML's own group split is one holdout that may miss a class (then its AUC fails); fixed
+    # patient-grouped folds keep every class in every fold.
+    options: dict[str, Any] = {}
+    if grouped:
+        options = {"eval_method": "cv", "split_type": PredefinedSplit(_grouped_folds(X, y, groups, seed))}
     automl.fit(
         X,
         y,
@@ -99,23 +105,24 @@ def fit_flaml(
         verbose=0,
         **options,
     )
-    notes = f"best {automl.best_estimator}" + (", group folds" if grouped else "")
+    notes = f"best {automl.best_estimator}" + (", group folds" if grouped else "") + imputed
     return _in_class_order(automl.predict_proba(X_test), automl.classes_, y), notes
 
 
 def fit_tpot(
     X: np.ndarray, y: np.ndarray, groups: np.ndarray, X_test: np.ndarray, budget: float, seed: int
 ) -> tuple[np.ndarray, str]:
-    from sklearn.model_selection import PredefinedSplit, StratifiedGroupKFold
+    from sklearn.model_selection import PredefinedSplit
     from tpot import TPOTClassifier
 
+    X, X_test, imputed = _median_imputed(X, X_test)
     grouped = np.unique(groups).size < groups.size
     # TPOT's fit takes no groups: its folds are fixed beforehand, patient-grouped like everyone's.
-    fold_of = np.empty(y.size, dtype=int)
-    folds = StratifiedGroupKFold(5, shuffle=True, random_state=seed).split(X, y, groups)
-    for fold, (_, held_out) in enumerate(folds):
-        fold_of[held_out] = fold
+    fold_of = _grouped_folds(X, y, groups, seed)
+    # The default 'linear' space evaluates no pipeline within 60 s on one core on a 1292-feature table;
+    # 'linear-light' is TPOT's own lighter space for short runs.
     model = TPOTClassifier(
+        search_space="linear-light",
         scorers=["roc_auc" if _binary(y) else "roc_auc_ovr"],
         scorers_weights=[1],
         cv=PredefinedSplit(fold_of),
@@ -126,7 +133,7 @@ def fit_tpot(
         random_state=seed,
     ).fit(X, y)
     proba = model.predict_proba(X_test)
-    notes = "search_space='linear'" + (", group folds" if grouped else "")
+    notes = "search_space='linear-light'" + (", group folds" if grouped else "") + imputed
     return _in_class_order(proba, model.classes_, y), notes
 
 
@@ -140,6 +147,9 @@ def fit_autogluon(
     train = pd.DataFrame(X, columns=columns)
     train["label"] = y
     grouped = np.unique(groups).size < groups.size
+    if grouped:
+        # AutoGluon makes one bagging fold per group: the groups are 5 patient-grouped folds, not patients.
+        train["group"] = _grouped_folds(X, y, groups, seed)
     metric = "roc_auc" if _binary(y) else "roc_auc_ovr_macro"
     with tempfile.TemporaryDirectory(prefix="autogluon-") as scratch:
         predictor = TabularPredictor(
@@ -150,14 +160,39 @@ def fit_autogluon(
             verbosity=0,
             **({"groups": "group"} if grouped else {}),
         )
-        if grouped:
-            train["group"] = groups
         # AutoGluon seeds its models itself (0, the benchmark's default seed); fit takes no seed.
         predictor.fit(train, time_limit=budget, presets="medium_quality", num_cpus=1, num_gpus=0)
         proba = predictor.predict_proba(pd.DataFrame(X_test, columns=columns))
         classes = np.asarray(proba.columns)
         notes = f"eval_metric={metric}, best {predictor.model_best}" + (", group folds" if grouped else "")
         return _in_class_order(proba.to_numpy(), classes, y), notes
+
+
+def _median_imputed(X: np.ndarray, X_test: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """Return ``X`` and ``X_test`` with NaN replaced by the training medians, for tools that refuse NaN.
+
+    A column with no value at all becomes 0. The third item is a note for the results ("" if no NaN).
+    """
+    if not (np.isnan(X).any() or np.isnan(X_test).any()):
+        return X, X_test, ""
+    medians = np.nan_to_num(np.nanmedian(np.where(np.isnan(X).all(axis=0), 0.0, X), axis=0))
+    return (
+        np.where(np.isnan(X), medians, X),
+        np.where(np.isnan(X_test), medians, X_test),
+        ", NaN median-imputed by the benchmark",
+    )
+
+
+def _grouped_folds(X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
+    """Return each row's fold (0-4) of a stratified 5-fold split that keeps every patient in one fold."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    fold_of = np.empty(y.size, dtype=int)
+    for fold, (_, held_out) in enumerate(
+        StratifiedGroupKFold(5, shuffle=True, random_state=seed).split(X, y, groups)
+    ):
+        fold_of[held_out] = fold
+    return fold_of
 
 
 def _in_class_order(proba: np.ndarray, classes: Any, y: np.ndarray) -> np.ndarray:
