@@ -109,13 +109,8 @@ def read_sheet(sheet: Path, catalog: Catalog) -> list[dict[str, Any]]:
         raise LabelError(msg)
     with catalog.session() as session:
         cases = set(session.scalars(sa.select(Study.case_id)))
-        series_case = dict(
-            session.execute(
-                sa.select(Series.series_key, Study.case_id).join(Study, Series.study_id == Study.id)
-            )
-            .tuples()
-            .all()
-        )
+        query = sa.select(Series.series_key, Study.case_id).join(Study, Series.study_id == Study.id)
+        series_case = {str(key): str(case) for key, case in session.execute(query)}
     problems: list[str] = []
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
