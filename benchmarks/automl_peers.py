@@ -289,6 +289,7 @@ def lai_source(revision: str) -> tuple[str, Path]:
     commit = parsed.stdout.strip()
     folder = CACHE / f"lai-{commit[:12]}"
     if not (folder / "src" / "lai" / "__init__.py").is_file():
+        CACHE.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".lai-{commit[:12]}-", dir=CACHE))
         archive = subprocess.run(
             ["git", "-C", str(REPOSITORY), "archive", commit, "src/lai"], capture_output=True, check=True
@@ -604,8 +605,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per fit for the AutoML tools")
     parser.add_argument("--splits", type=int, default=5, help="outer stratified, patient-grouped splits")
     parser.add_argument("--seed", type=int, default=0, help="seed of the splits, the noise and every tool")
-    parser.add_argument("--tools", default=",".join(TOOLS))
-    parser.add_argument("--tables", default=",".join(TABLES))
+    parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated, of: %(default)s")
+    parser.add_argument("--tables", default=",".join(TABLES), help="comma-separated, of: %(default)s")
     parser.add_argument("--out", type=Path, help=f"results JSON, read to resume (default {DEFAULT_OUT})")
     parser.add_argument("--lai-commit", default="HEAD", help="LAI's git revision to run (default HEAD)")
     parser.add_argument("--demo-features", type=Path, help="demo cohort FeatureTable (default: build it)")
