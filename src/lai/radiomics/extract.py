@@ -154,11 +154,18 @@ def labels_on_grid(mask: Image, grid: Grid, *, source: str) -> np.ndarray:
     """Return the integer label array of ``mask`` on ``grid``, resampled by nearest neighbour if needed."""
     same_grid = mask.shape == grid.shape and np.allclose(mask.affine, grid.affine, atol=_GRID_TOLERANCE_MM)
     if same_grid:
-        return np.asarray(mask.array).astype(np.int64, copy=False)
+        return _integer_labels(np.asarray(mask.array))
     if not grids_overlap(mask.grid, grid):
         msg = f"The mask does not overlap the image in world coordinates ({source})"
         raise RadiomicsError(msg)
-    return np.asarray(resample_labels(mask, grid).array).astype(np.int64, copy=False)
+    return _integer_labels(np.asarray(resample_labels(mask, grid).array))
+
+
+def _integer_labels(labels: np.ndarray) -> np.ndarray:
+    """Return ``labels`` as is when of an integer or boolean type (no copy), else as int64."""
+    if labels.dtype.kind in "iub":
+        return labels
+    return labels.astype(np.int64)
 
 
 def features_on_grid(

@@ -115,32 +115,31 @@ def run_length_matrices(levels: np.ndarray, mask: np.ndarray, *, n_levels: int, 
     roi, _ = roi_levels(levels, mask, n_levels)
     offsets = directions(dims)
     n_slices = roi.shape[2] if dims == 2 else 1
+    if roi.size == 0:
+        return np.zeros((n_slices, len(offsets), n_levels, 1), dtype=np.int64)
     flat, padded_shape = padded_levels(roi)
     steps = [flat_step(offset, padded_shape) for offset in offsets]
     size = flat.size
     flat = np.concatenate([flat, np.zeros(max(steps), dtype=flat.dtype)])  # background to fill the last row
-    matrix, grey, length = [], [], []
+    bound = max(padded_shape)  # no run is longer than the box; longer background segments are clipped
+    per_direction = n_slices * (n_levels + 1) * bound
+    counts = np.zeros((len(offsets), per_direction), dtype=np.int64)
     for d, step in enumerate(steps):
         lines, rows = lines_along(flat, step, size)
-        # the level changes between positions b and b + 1; runs lie between consecutive changes, and
-        # the lines array starts and ends with background, so every run is bounded by two changes
+        # the level changes between positions b and b + 1: the array is cut into constant segments,
+        # those of a non-zero level are the runs (the array starts and ends with background)
         changes = np.flatnonzero(lines[1:] != lines[:-1])
         first = changes[:-1] + 1
-        level = lines[first]
-        run = level > 0
-        first = first[run]
-        length.append(np.diff(changes)[run])
-        grey.append(level[run].astype(np.int64))
+        keys = lines[first].astype(np.intp) * bound + np.minimum(np.diff(changes), bound - 1)
         if dims == 2:
             position = (first % rows) * step + first // rows
-            matrix.append((position % padded_shape[2] - 1) * len(offsets) + d)
-        else:
-            matrix.append(np.full(first.size, d, dtype=np.int64))
-    lengths = np.concatenate(length)
-    longest = int(lengths.max()) if lengths.size else 1
-    keys = (np.concatenate(matrix) * n_levels + np.concatenate(grey) - 1) * longest + lengths - 1
-    counts = np.bincount(keys, minlength=n_slices * len(offsets) * n_levels * longest)
-    return counts.reshape(n_slices, len(offsets), n_levels, longest)
+            keys += np.clip(position % padded_shape[2] - 1, 0, n_slices - 1) * ((n_levels + 1) * bound)
+        counts[d] = np.bincount(keys, minlength=per_direction)
+    # (D, S, level 0..N_g, length 0..bound-1) without the background row and the empty length 0
+    matrices = counts.reshape(len(offsets), n_slices, n_levels + 1, bound)[:, :, 1:, 1:].swapaxes(0, 1)
+    present = np.flatnonzero(matrices.any(axis=(0, 1, 2)))
+    longest = int(present[-1]) + 1 if present.size else 1
+    return np.ascontiguousarray(matrices[..., :longest])
 
 
 # --- Features, each evaluated on a stack of run length matrices ---

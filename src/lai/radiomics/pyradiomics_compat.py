@@ -205,11 +205,6 @@ def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
 # --- Intensities, ROI and grey levels ---
 
 
-def normalised(intensities: np.ndarray, scale: float) -> np.ndarray:
-    """Return ``(x - mean) / sd * scale`` over the whole image, sd with N - 1 (SimpleITK's Normalize)."""
-    return (intensities - intensities.mean()) / intensities.std(ddof=1) * scale
-
-
 def resegmented(
     region: np.ndarray, intensities: np.ndarray, bounds: Sequence[float], mode: str
 ) -> np.ndarray:
@@ -503,9 +498,15 @@ def pyradiomics_features(
     mask_obj, mask_name = as_image(mask)
     source = f"image {image_name}, mask {mask_name}"
     labelled = require_label(labels_on_grid(mask_obj, image_obj.grid, source=source), label, source)
-    intensities = np.asarray(image_obj.array, dtype=np.float64)
+    # every family sees only the ROI and its neighbours: work on the ROI's box grown by the neighbourhood
+    # reach (and one voxel for the shape's mesh), which gives the same matrices as the whole image
+    box = _roi_box(labelled, margin=max(int(d) for d in setting["distances"]) + 1)
+    labelled = labelled[box]
+    intensities = np.asarray(image_obj.array[box], dtype=np.float64)
     if setting["normalize"]:
-        intensities = normalised(intensities, float(setting["normalizeScale"]))
+        whole = np.asarray(image_obj.array)
+        mean, sd = float(np.mean(whole, dtype=np.float64)), float(np.std(whole, dtype=np.float64, ddof=1))
+        intensities = (intensities - mean) / sd * float(setting["normalizeScale"])
     region = labelled
     if setting["resegmentRange"] is not None:
         region = resegmented(labelled, intensities, setting["resegmentRange"], setting["resegmentMode"])
@@ -518,10 +519,10 @@ def pyradiomics_features(
     # PyRadiomics' force2Ddimension counts axes of its (z, y, x) array; LAI arrays are (x, y, z) and the
     # texture modules cut slices along the last axis.
     slice_axis = 2 - int(setting["force2Ddimension"])
-    # texture sees only ROI voxels and their neighbours: a box around the ROI gives the same matrices
-    box = _roi_box(region, margin=max(int(d) for d in setting["distances"]) + 1)
-    texture_levels = np.moveaxis(levels[box], slice_axis, -1)
-    texture_mask = np.moveaxis(region[box], slice_axis, -1)
+    texture_levels = np.moveaxis(levels, slice_axis, -1)
+    texture_mask = np.moveaxis(region, slice_axis, -1)
+    box_affine = image_obj.affine.copy()
+    box_affine[:3, 3] += box_affine[:3, :3] @ np.array([part.start for part in box], dtype=float)
     features: dict[str, float] = {}
     for family, wanted in parsed["featureClass"].items():
         if family == "firstorder":
@@ -533,9 +534,7 @@ def pyradiomics_features(
                 shift=float(setting["voxelArrayShift"]),
             )
         elif family == "shape":
-            computed = shape.shape_features(
-                region if setting["resegmentShape"] else labelled, image_obj.affine
-            )
+            computed = shape.shape_features(region if setting["resegmentShape"] else labelled, box_affine)
         else:
             computed = _TEXTURE[family](texture_levels, texture_mask, setting)
         missing = sorted(set(wanted or ()) - set(computed))

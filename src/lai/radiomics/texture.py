@@ -27,7 +27,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from scipy import ndimage
 from skimage import measure
 
 DIRECTIONAL_AGGREGATIONS: tuple[str, ...] = (
@@ -78,8 +77,14 @@ def check_aggregation(aggregation: str, allowed: tuple[str, ...]) -> None:
 
 def roi_box(mask: np.ndarray) -> tuple[slice, ...]:
     """Return the slices of the ROI's bounding box in ``mask`` (empty slices for an empty ROI)."""
-    found = ndimage.find_objects(np.asarray(mask, dtype=np.int8))
-    return found[0] if found else (slice(0, 0),) * np.ndim(mask)
+    mask = np.asarray(mask, dtype=bool)
+    box = []
+    for axis in range(mask.ndim):
+        present = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        if present.size == 0:
+            return (slice(0, 0),) * mask.ndim
+        box.append(slice(int(present[0]), int(present[-1]) + 1))
+    return tuple(box)
 
 
 def roi_levels(levels: np.ndarray, mask: np.ndarray, n_levels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,13 +123,17 @@ def roi_levels(levels: np.ndarray, mask: np.ndarray, n_levels: int) -> tuple[np.
     levels, mask = levels[box], mask[box]
     inside = levels[mask]
     if inside.size and (
-        inside.min() < 1 or inside.max() > n_levels or not np.all(inside == np.round(inside))
+        inside.min() < 1
+        or inside.max() > n_levels
+        or (inside.dtype.kind == "f" and not np.all(inside == np.round(inside)))
     ):
         msg = (
             f"grey levels in the ROI must be integers in 1..{n_levels}, found {inside.min()}..{inside.max()}"
         )
         raise ValueError(msg)
-    return np.where(mask, levels, 0).astype(np.int64), mask
+    cropped = np.zeros(levels.shape, dtype=np.int64)
+    cropped[mask] = inside
+    return cropped, mask
 
 
 # --- Directions (GLCM, GLRLM) ---
@@ -333,10 +342,13 @@ def count_matrices(
     column c the count ``count values[c]``. Only counts that occur get a column, which keeps the matrix
     small when zones are large. ``groups`` are slice indices (or all 0 for one matrix).
     """
-    values, column = np.unique(counts, return_inverse=True)
+    counts = np.asarray(counts, dtype=np.int64).ravel()
+    occurring = np.bincount(counts) > 0 if counts.size else np.zeros(0, dtype=bool)
+    values = np.flatnonzero(occurring)
+    column = (np.cumsum(occurring) - 1)[counts]
     if values.size == 0:
         values = np.ones(1, dtype=np.int64)
-    flat = (groups * n_levels + grey - 1) * values.size + column.ravel()
+    flat = (groups * n_levels + grey - 1) * values.size + column
     histogram = np.bincount(flat, minlength=n_groups * n_levels * values.size)
     return histogram.reshape(n_groups, n_levels, values.size).astype(np.float64), values
 
