@@ -42,6 +42,7 @@ import pywt
 from scipy import ndimage
 
 from lai.imaging import Image
+from lai.radiomics.texture import roi_box
 
 BOUNDARY_MODES: dict[str, str] = {
     "zero": "constant",
@@ -349,14 +350,14 @@ def filter_crop(
     if np.any(margins < 0) or not np.all(np.isfinite(margins)):
         msg = f"filter_crop: margin_mm must be finite and >= 0, got {margin_mm}"
         raise ValueError(msg)
-    inside = np.argwhere(mask)
-    if inside.size == 0:
+    box = roi_box(mask)
+    if box[0].stop == 0:
         msg = "filter_crop: the mask is empty, there is no lesion to crop around"
         raise ValueError(msg)
     voxels = np.ceil(margins / np.asarray(image.spacing)).astype(int) + 1
     shape = np.asarray(image.shape)
-    start = np.maximum(inside.min(axis=0) - voxels, 0)
-    stop = np.minimum(inside.max(axis=0) + 1 + voxels, shape)
+    start = np.maximum(np.array([part.start for part in box]) - voxels, 0)
+    stop = np.minimum(np.array([part.stop for part in box]) + voxels, shape)
     if padding == "periodic":
         touches = (start == 0) | (stop == shape)
         start = np.where(touches, 0, start)
