@@ -28,7 +28,8 @@ def table() -> FeatureTable:
 
 @pytest.fixture(scope="module")
 def fitted(table: FeatureTable) -> AutoClassifier:
-    return AutoClassifier(random_state=5).fit(table.features, table.target("diagnosis"))
+    model = AutoClassifier(budget=None, max_trials=2, random_state=5)
+    return model.fit(table.features, table.target("diagnosis"), groups=table.groups)
 
 
 def test_model_folder_round_trip_predicts_identically(tmp_path, table, fitted):
@@ -46,13 +47,32 @@ def test_model_folder_round_trip_predicts_identically(tmp_path, table, fitted):
     assert json.loads((folder / "model.json").read_text())["created"].endswith("+00:00")
 
 
-def test_search_parquet_holds_the_fixed_pipeline(tmp_path, table, fitted):
+def test_model_json_records_the_search_settings_and_the_ensemble(tmp_path, table, fitted):
+    folder = save_model(fitted, tmp_path / "model", target="diagnosis", table=table, seed=5)
+    meta = json.loads((folder / "model.json").read_text())
+    assert (meta["metric"], meta["budget"], meta["preset"]) == ("auc", None, "default")
+    assert meta["params"]["max_trials"] == 2
+    assert meta["n_trials"] == 2 and meta["trial_states"] == {"complete": 2}
+    members = meta["ensemble"]["members"]
+    assert meta["ensemble"]["method"] == "caruana"
+    assert sum(m["weight"] for m in members) == pytest.approx(1.0)
+    assert {m["trial"] for m in members} <= {0, 1}
+    assert all(m["params"]["classifier"] in m["pipeline"] for m in members)
+    assert meta["ensemble"]["oof_score"] >= meta["ensemble"]["best_single_oof_score"]
+
+
+def test_search_parquet_has_one_row_per_trial_with_its_scores(tmp_path, table, fitted):
     folder = save_model(fitted, tmp_path / "model", target="diagnosis", table=table, seed=5)
     search = pd.read_parquet(folder / "search.parquet")
-    assert len(search) == 1
-    assert {"pipeline", "params", "fold_scores", "score"} <= set(search.columns)
-    assert "logistic" in search.loc[0, "pipeline"]
-    assert json.loads(search.loc[0, "params"])["class_weight"] == "balanced"
+    assert search["trial"].tolist() == [0, 1]
+    assert {"pipeline", "params", "fold_scores", "score", "duration", "state", "ensemble_weight"} <= set(
+        search.columns
+    )
+    first = json.loads(search.loc[0, "params"])
+    assert (first["classifier"], first["lr_penalty"], first["lr_C"]) == ("logistic_regression", "l2", 1.0)
+    assert search["fold_scores"].map(len).tolist() == [5, 5]
+    np.testing.assert_allclose(search["score"], search["fold_scores"].map(np.mean))
+    assert search["ensemble_weight"].sum() == pytest.approx(1.0)
 
 
 def test_training_data_hash_changes_with_a_feature_value_or_a_label(table):

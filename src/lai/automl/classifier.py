@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from lai.automl.ensemble import LIBRARY_SIZE, Ensemble, EnsembleMember, caruana_weights, top_n_weights
 from lai.automl.feature_groups import feature_groups
@@ -89,10 +90,13 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     ensemble_ : lai.automl.ensemble.Ensemble
         The fitted members with their weights (``ensemble_.to_frame()``).
     feature_groups_ : pandas.DataFrame
-        One row per switchable sequence or feature family: columns, trials with it on and off, their mean
-        and best scores, and its weight in the ensemble.
+        One row per switchable sequence or feature family: its columns, the trials with it on and off
+        (every trial with a scored fold; a pruned trial counts with the mean of the folds it finished),
+        their mean and best scores, and the ensemble's weight on pipelines that use it.
     cv_note_ : str
         Why the inner cross-validation has fewer folds than asked (empty when it has not).
+    inner_splits_ : list of (numpy.ndarray, numpy.ndarray)
+        The ``(train, validation)`` row indices of the inner folds every trial was scored on.
     fit_seconds_ : float
         Wall time of ``fit``.
 
@@ -157,6 +161,12 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         """
         start = time.time()
         n_jobs = self._check_params()
+        # one thread per fit: threaded BLAS on small matrices is many times slower than a single thread
+        # when the cores are busy (and trials run in parallel through n_jobs instead)
+        with threadpool_limits(limits=1):
+            return self._fit(X, y, groups, start, n_jobs)
+
+    def _fit(self, X: Any, y: Any, groups: Any, start: float, n_jobs: int) -> AutoClassifier:
         X, y, groups = self._unpack(X, y, groups)
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", reset=True, dtype=np.float64)
         check_classification_targets(y)
@@ -204,6 +214,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.search_ = _search_frame(results, self.ensemble_)
         self.feature_groups_ = _group_summary(results, facts, self.ensemble_)
         self.cv_note_ = note
+        self.inner_splits_ = [(train.copy(), test.copy()) for train, test in splits]
         self.fit_seconds_ = time.time() - start
         return self
 
@@ -359,7 +370,8 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Return class probabilities, shape ``(n_lesions, n_classes)``, columns in ``classes_`` order."""
         checked = self._checked(X)
-        return self.ensemble_.predict_proba(checked)
+        with threadpool_limits(limits=1):
+            return self.ensemble_.predict_proba(checked)
 
     def predict(self, X: Any) -> np.ndarray:
         """Return the most probable class of each lesion."""
@@ -419,13 +431,13 @@ def _search_frame(results: list[TrialResult], ensemble: Ensemble) -> pd.DataFram
 
 
 def _group_summary(results: list[TrialResult], facts: SpaceFacts, ensemble: Ensemble) -> pd.DataFrame:
-    complete = [r for r in results if r.state == "complete" and np.isfinite(r.score)]
+    scored = [r for r in results if np.isfinite(r.score)]
     rows = []
     sizes = {"sequence": facts.groups.sequence, "family": facts.groups.family}
     for dimension, name in facts.groups.switches:
         key = f"{dimension}:{name}"
-        on = [r.score for r in complete if r.config.get(key, True)]
-        off = [r.score for r in complete if not r.config.get(key, True)]
+        on = [r.score for r in scored if r.config.get(key, True)]
+        off = [r.score for r in scored if not r.config.get(key, True)]
         rows.append(
             {
                 "dimension": dimension,

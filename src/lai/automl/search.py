@@ -29,6 +29,7 @@ from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from lai.automl.scoring import score
 from lai.automl.space import (
@@ -315,15 +316,16 @@ class TrialTask:
 
 
 def run_trial_task(task: TrialTask) -> TrialResult:
-    """Evaluate one ``TrialTask`` (top-level, so it can be sent to other processes)."""
-    return evaluate_trial(
-        task.data,
-        task.number,
-        task.config,
-        rungs=task.rungs,
-        deadline=task.deadline,
-        fold_seconds_hint=task.fold_seconds_hint,
-    )
+    """Evaluate one ``TrialTask`` (top-level, so it can be sent to other processes), single-threaded."""
+    with threadpool_limits(limits=1):
+        return evaluate_trial(
+            task.data,
+            task.number,
+            task.config,
+            rungs=task.rungs,
+            deadline=task.deadline,
+            fold_seconds_hint=task.fold_seconds_hint,
+        )
 
 
 # --- The search ---
@@ -493,8 +495,9 @@ class RefitTask:
 
 
 def run_refit_task(task: RefitTask) -> Pipeline:
-    """Fit one ``RefitTask`` (top-level, so it can be sent to other processes)."""
-    return fit_pipeline(task.config, task.data)
+    """Fit one ``RefitTask`` (top-level, so it can be sent to other processes), single-threaded."""
+    with threadpool_limits(limits=1):
+        return fit_pipeline(task.config, task.data)
 
 
 def refit_all(

@@ -181,7 +181,7 @@ def default_configs(facts: SpaceFacts) -> list[dict[str, Any]]:
         {
             **common,
             "classifier": "random_forest",
-            "trees_n": 300,
+            "trees_n": 200,
             "trees_max_features": max(0.01, min(1.0, 1.0 / math.sqrt(max(facts.n_features, 1)))),
             "trees_min_leaf": 1,
             "trees_class_weight": "balanced",
