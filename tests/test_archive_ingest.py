@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gzip
 import hashlib
 import shutil
 from pathlib import Path
@@ -16,6 +17,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from typer.testing import CliRunner
 
+from dicom_planting import encodings_of, plant_identifiers
 from lai.archive.catalog import Series, Study, open_catalog
 from lai.archive.ingest import ingest
 from lai.cli import app
@@ -24,6 +26,8 @@ from lai.imaging.image import Image
 from lai.synth.dicom import ExamInfo, write_case_dicom
 
 SECRET = bytes(range(32))
+REAL_DICOM = Path(__file__).resolve().parents[2] / "shared" / "data" / "dicom"
+GROUPING_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID")
 SEQUENCES = ("t2w", "t1_in", "t1_opp", "t1_pre", "arterial", "portal", "hbp")
 
 # Identifying values planted in every file, in attributes the Basic Profile removes or replaces,
@@ -260,3 +264,92 @@ def test_cli_ingest_names_a_missing_source(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 1
     assert "nowhere" in result.output and "no such folder" in result.output
+
+
+class _Finder:
+    """Find any of many byte strings in large data at numpy speed.
+
+    Every 4-byte window of the data is compared with the needles' first 4 bytes at once; only the
+    windows that match one are checked for whole needles.
+    """
+
+    def __init__(self, needles: list[bytes]):
+        assert min(len(n) for n in needles) >= 4
+        self.by_prefix: dict[int, list[bytes]] = {}
+        for needle in needles:
+            self.by_prefix.setdefault(int.from_bytes(needle[:4], "little"), []).append(needle)
+        self.prefixes = np.array(sorted(self.by_prefix), dtype=np.uint32)
+
+    def search(self, data: bytes) -> list[bytes]:
+        if len(data) < 4:
+            return []
+        b = np.frombuffer(data, dtype=np.uint8).astype(np.uint32)
+        windows = b[:-3] | (b[1:-2] << 8) | (b[2:-1] << 16) | (b[3:] << 24)
+        hits = []
+        for start in np.flatnonzero(np.isin(windows, self.prefixes)):
+            for needle in self.by_prefix[int(windows[start])]:
+                if data.startswith(needle, int(start)):
+                    hits.append(needle)
+        return hits
+
+
+def _contents(path: Path) -> bytes:
+    """A file's bytes, and for a gzip file its decompressed bytes too (NIfTI headers are compressed)."""
+    data = path.read_bytes()
+    return data + gzip.decompress(data) if path.name.endswith(".gz") else data
+
+
+def _plant_every_file(source: Path, target: Path) -> set[str]:
+    """Copy ``source`` to ``target`` planting identifiers (dicom_planting) in every file.
+
+    The grouping UIDs are put back after planting so the files still form their series; the originals
+    are added to the values that must vanish (the archive holds keyed replacements only).
+    """
+    planted: set[str] = set()
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        ds = pydicom.dcmread(path)
+        originals = {k: ds.get(k) for k in GROUPING_UIDS}
+        planted |= plant_identifiers(ds)
+        for keyword, value in originals.items():
+            if value is not None:
+                setattr(ds, keyword, value)
+                planted.add(str(value))
+        ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: the planted names are not all Latin-1
+        out = target / path.relative_to(source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(out, enforce_file_format=True)
+    return planted
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "synthetic",
+        pytest.param("ge_dwi", marks=pytest.mark.slow),
+        pytest.param("siemens_fieldmap", marks=pytest.mark.slow),
+    ],
+)
+def test_identifiers_planted_in_every_annex_e_attribute_vanish_from_the_archive(
+    name: str, tmp_path: Path
+) -> None:
+    if name == "synthetic":
+        origin = tmp_path / "origin"
+        write_case_dicom(origin, _images(), _exam())
+    else:
+        origin = {
+            "ge_dwi": REAL_DICOM / "dcm_qa_ge" / "01_Ax_DWI_TENSOR_R2" / "In",
+            "siemens_fieldmap": REAL_DICOM / "dcm_qa_fmap" / "Siemens_2_gre_field_magph" / "In",
+        }[name]
+    planted = _plant_every_file(origin, tmp_path / "planted")
+    assert len(planted) > 100
+    archive = tmp_path / "archive"
+    report = ingest(tmp_path / "planted", archive, centre="centre-01", secret=SECRET, scheduler="sync")
+    assert report.converted >= 1 and report.failures == ()
+    finder = _Finder(encodings_of(planted))
+    planted_file = next(p for p in sorted((tmp_path / "planted").rglob("*")) if p.is_file())
+    assert len(finder.search(planted_file.read_bytes())) > 50  # the search does find what is there
+    files = [p for p in archive.rglob("*") if p.is_file()]
+    leaks = {p.relative_to(archive).as_posix(): hits for p in files if (hits := finder.search(_contents(p)))}
+    assert leaks == {}
+    ds = pydicom.dcmread(next(iter(sorted((archive / "dicom").rglob("*.dcm")))))
+    assert ds.PatientIdentityRemoved == "YES" and ds.Modality == "MR"
