@@ -61,9 +61,7 @@ def test_default_columns_are_pyradiomics_names_of_every_family_on_the_original_i
     table = extract_dataset(dataset, scheduler="sync")
     per_family = {family: pyradiomics_names(family) for family in ("firstorder", *TEXTURE)}
     per_family["firstorder"] |= {"StandardDeviation"}  # sqrt(Variance); PyRadiomics has no column for it
-    per_family["shape"] = pyradiomics_names("shape") - {
-        f"Maximum2DDiameter{p}" for p in ("Slice", "Column", "Row")
-    }
+    per_family["shape"] = pyradiomics_names("shape")
     expected = {
         f"{sequence}:original_{family}_{name}"
         for sequence in ("t2w", "portal")

@@ -18,10 +18,14 @@ from skimage.measure import marching_cubes
 
 @dataclass(frozen=True)
 class Mesh:
-    """A closed triangle surface: ``vertices`` (n, 3) in world mm and ``faces`` (m, 3) vertex indices."""
+    """A closed triangle surface: ``vertices`` (n, 3) in world mm and ``faces`` (m, 3) vertex indices.
+
+    ``index_vertices`` (n, 3) are the same vertices in voxel index coordinates (i, j, k) of the image.
+    """
 
     vertices: np.ndarray
     faces: np.ndarray
+    index_vertices: np.ndarray | None = None
 
 
 def surface_mesh(mask: np.ndarray, affine: np.ndarray) -> Mesh:
@@ -34,7 +38,7 @@ def surface_mesh(mask: np.ndarray, affine: np.ndarray) -> Mesh:
     padded = np.pad(box, 1).astype(np.float32)
     vertices, faces, _, _ = marching_cubes(padded, level=0.5, method="lorensen")
     index_positions = vertices.astype(np.float64) + (low - 1)
-    return Mesh(index_positions @ affine[:3, :3].T, faces)
+    return Mesh(index_positions @ affine[:3, :3].T, faces, index_positions)
 
 
 def voxel_volume(n_voxels: int, voxel_size: float) -> float:
@@ -71,6 +75,45 @@ def maximum_3d_diameter(mesh: Mesh) -> float:
     """
     hull = ConvexHull(mesh.vertices)
     return float(pdist(mesh.vertices[hull.vertices]).max())
+
+
+def maximum_2d_diameters(mesh: Mesh) -> tuple[float, float, float]:
+    """Return PyRadiomics' Maximum2DDiameter (Slice, Column, Row): the largest distance between vertices in one plane.
+
+    PyRadiomics compares mesh vertices with the same index coordinate: the same slice k (Slice, the axial
+    plane of an axial scan), the same j (Column, coronal) or the same i (Row, sagittal), and measures
+    their distance in mm. Per plane the farthest pair lies on the plane's convex hull (an affine map of
+    the index coordinates keeps it convex), and a hull vertex is the first or last vertex of its row and
+    of its column of the plane (else it would lie between two others): only such vertices are compared.
+    """
+    if mesh.index_vertices is None:
+        msg = "maximum_2d_diameters: the mesh has no index coordinates (use surface_mesh)"
+        raise ValueError(msg)
+    diameters = []
+    for axis in (2, 1, 0):
+        plane = mesh.index_vertices[:, axis]
+        u, v = (mesh.index_vertices[:, a] for a in range(3) if a != axis)
+        candidate = _ends_of_lines(plane, u, v) & _ends_of_lines(plane, v, u)
+        kept = np.flatnonzero(candidate)
+        order = kept[np.argsort(plane[kept], kind="stable")]
+        cuts = np.flatnonzero(np.diff(plane[order])) + 1
+        largest = 0.0
+        for group in np.split(order, cuts):
+            if group.size > 1:
+                largest = max(largest, float(pdist(mesh.vertices[group]).max()))
+        diameters.append(largest)
+    return diameters[0], diameters[1], diameters[2]
+
+
+def _ends_of_lines(plane: np.ndarray, line: np.ndarray, along: np.ndarray) -> np.ndarray:
+    """Return which points are first or last by ``along`` among the points of equal (``plane``, ``line``)."""
+    order = np.lexsort((along, line, plane))
+    new_line = np.ones(order.size + 1, dtype=bool)
+    new_line[1:-1] = (np.diff(plane[order]) != 0) | (np.diff(line[order]) != 0)
+    ends = np.zeros(order.size, dtype=bool)
+    ends[order[new_line[:-1]]] = True  # first of its line
+    ends[order[new_line[1:]]] = True  # last of its line
+    return ends
 
 
 def principal_moments(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
@@ -112,6 +155,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     "LeastAxisLength",
     "MajorAxisLength",
     "Maximum3DDiameter",
+    "Maximum2DDiameterSlice",
+    "Maximum2DDiameterColumn",
+    "Maximum2DDiameterRow",
     "MeshVolume",
     "MinorAxisLength",
     "Sphericity",
@@ -132,12 +178,16 @@ def shape_features(mask: np.ndarray, affine: np.ndarray) -> dict[str, float]:
     volume = mesh_volume(mesh)
     area = surface_area(mesh)
     moments = principal_moments(mask, affine)
+    slice_diameter, column_diameter, row_diameter = maximum_2d_diameters(mesh)
     return {
         "Elongation": elongation(moments),
         "Flatness": flatness(moments),
         "LeastAxisLength": least_axis_length(moments),
         "MajorAxisLength": major_axis_length(moments),
         "Maximum3DDiameter": maximum_3d_diameter(mesh),
+        "Maximum2DDiameterSlice": slice_diameter,
+        "Maximum2DDiameterColumn": column_diameter,
+        "Maximum2DDiameterRow": row_diameter,
         "MeshVolume": volume,
         "MinorAxisLength": minor_axis_length(moments),
         "Sphericity": sphericity(area, volume),
