@@ -11,8 +11,8 @@ def test_column_names_give_sequence_and_family():
     assert column_group("portal:original_glcm_Contrast") == ("portal", "glcm")
     assert column_group("t2w:log-sigma-2-0-mm-3D_firstorder_Mean") == ("t2w", "firstorder")
     assert column_group("adc:wavelet-LLH_glszm_ZoneEntropy") == ("adc", "glszm")
-    assert column_group("kinetics:arterial_lesion_to_liver_ratio") == ("kinetics", "kinetics")
-    assert column_group("context:liver_volume") == ("context", "context")
+    assert column_group("kinetics:arterial_lesion_to_liver_ratio") == ("kinetics", None)
+    assert column_group("context:liver_volume") == ("context", None)
     assert column_group("age") == (OTHER, OTHER)
     assert column_group("t2w:oddname") == ("t2w", OTHER)
 
@@ -28,8 +28,10 @@ def test_groups_hold_the_column_indices_and_small_groups_are_merged():
     assert sorted(groups.sequence) == ["other", "portal", "t2w"]
     np.testing.assert_array_equal(groups.sequence["t2w"], [0, 1, 2, 3])
     np.testing.assert_array_equal(groups.sequence["other"], [8, 9])
-    assert sorted(groups.family) == ["firstorder", "glcm", "other"]
+    assert sorted(groups.family) == ["firstorder", "glcm"]  # kinetics and context columns have no family
     assert ("sequence", "portal") in groups.switches and ("family", "glcm") in groups.switches
+    on = {("family", "firstorder"): False, ("family", "glcm"): False}
+    assert groups.columns(on).tolist() == [8, 9]  # only the family-less columns are left
 
 
 def test_a_column_is_used_only_when_its_sequence_and_family_are_on():

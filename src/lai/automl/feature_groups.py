@@ -1,9 +1,9 @@
 """Feature groups: the sequences and feature families a search can switch on and off.
 
 Feature columns are named ``<sequence>:<filter>_<family>_<Feature>`` (``portal:original_glcm_Contrast``);
-liver-specific ones carry a ``kinetics:`` or ``context:`` prefix, which is their sequence and their family.
-Each sequence is one switch and each family (across sequences) another; a column is used when both of its
-switches are on. Groups with few columns are merged into one ``other`` group, so the search spends no
+liver-specific ones carry a ``kinetics:`` or ``context:`` prefix, which is their "sequence" (they have no
+family). Each sequence is one switch and each family (across sequences) another; a column is used when
+both of its switches are on (a column without a family only needs its sequence). Groups with few columns are merged into one ``other`` group, so the search spends no
 trials on a switch that can hardly matter. This is WORC's groupwise feature selection (Starmans et al.,
 2021), with sequences as a second dimension so that the search summary tells which sequences matter.
 """
@@ -19,24 +19,25 @@ import numpy as np
 OTHER = "other"
 """Name of the group that collects the columns of small groups and unparsable names."""
 
-_OWN_FAMILY = ("kinetics", "context")
+_NO_FAMILY = ("kinetics", "context")
 
 
-def column_group(name: str) -> tuple[str, str]:
-    """Return ``(sequence, family)`` of a feature column name; ``other`` where the name does not say.
+def column_group(name: str) -> tuple[str, str | None]:
+    """Return ``(sequence, family)`` of a feature column name: ``other`` where the name does not say,
+    family ``None`` for the ``kinetics:`` and ``context:`` columns.
 
     Examples
     --------
     >>> column_group("t2w:log-sigma-2-0-mm-3D_glcm_Contrast")
     ('t2w', 'glcm')
     >>> column_group("kinetics:arterial_lesion_to_liver_ratio")
-    ('kinetics', 'kinetics')
+    ('kinetics', None)
     """
     prefix, colon, rest = name.partition(":")
     if not colon:
         return OTHER, OTHER
-    if prefix in _OWN_FAMILY:
-        return prefix, prefix
+    if prefix in _NO_FAMILY:
+        return prefix, None
     parts = rest.split("_")
     return prefix, parts[1] if len(parts) >= 3 else OTHER
 
@@ -74,10 +75,9 @@ class FeatureGroups:
         for dimension, groups in (("sequence", self.sequence), ("family", self.family)):
             if len(groups) < 2:
                 continue
-            mask = np.zeros(self.n_columns, dtype=bool)
+            mask = np.ones(self.n_columns, dtype=bool)  # columns outside every group of this dimension stay
             for name, indices in groups.items():
-                if on.get((dimension, name), True):
-                    mask[indices] = True
+                mask[indices] = on.get((dimension, name), True)
             keep &= mask
         return np.flatnonzero(keep)
 
@@ -97,7 +97,11 @@ def feature_groups(columns: Sequence[str], min_fraction: float = 0.01) -> Featur
     dimensions = []
     for axis in (0, 1):
         labels = np.array([pair[axis] for pair in names], dtype=object)
-        counts = {label: int((labels == label).sum()) for label in dict.fromkeys(labels)}
-        merged = np.array([label if counts[label] >= smallest else OTHER for label in labels], dtype=object)
-        dimensions.append({str(label): np.flatnonzero(merged == label) for label in sorted(set(merged))})
+        counts = {label: int((labels == label).sum()) for label in dict.fromkeys(labels) if label is not None}
+        merged = np.array(
+            [None if label is None else label if counts[label] >= smallest else OTHER for label in labels],
+            dtype=object,
+        )
+        present = sorted({label for label in merged if label is not None})
+        dimensions.append({str(label): np.flatnonzero(merged == label) for label in present})
     return FeatureGroups(sequence=dimensions[0], family=dimensions[1], n_columns=len(names))
