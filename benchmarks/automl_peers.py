@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python benchmarks/automl_peers.py --setup                  # create the peers' venvs once
     nice -n 10 .venv/bin/python benchmarks/automl_peers.py [--budget 60] [--splits 5]
         [--tools lai,logreg,forest,flaml,tpot,autogluon] [--tables demo,breast_noise,digits] [--out FILE]
-    .venv/bin/python benchmarks/automl_peers.py --smoke                  # digits, 5 s budget, < 60 s
+    .venv/bin/python benchmarks/automl_peers.py --smoke                  # digits, 3 s budget, < 60 s
 
 Tables and tasks:
 
@@ -621,7 +621,7 @@ def main() -> None:
         "--setup", action="store_true", help="create the peers' venvs under ~/.cache/lai-bench"
     )
     parser.add_argument(
-        "--smoke", action="store_true", help="digits, 5 s budget, 2 splits, LAI and logistic regression"
+        "--smoke", action="store_true", help="digits, 3 s budget, 2 splits, LAI and logistic regression"
     )
     args = parser.parse_args()
     if args.splits < 2:
@@ -632,7 +632,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="lai-automl-smoke-") as scratch:
         if args.smoke:
-            args.budget, args.splits, args.tables = 5.0, 2, "digits"
+            args.budget, args.splits, args.tables = 3.0, 2, "digits"
             names = names if "--tools" in sys.argv else ["lai", "logreg"]
             args.out = args.out or Path(scratch) / "smoke.json"
         out = args.out or DEFAULT_OUT
