@@ -6,7 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import norm
+from scipy.stats import t as student_t
 
+from lai.validation.metrics import weighted_auc
 from lai.validation.uncertainty import corrected_resampled_t_interval
 
 T_4_975 = 2.776445105197799
@@ -83,3 +86,39 @@ def test_bad_input_is_refused(scores, kwargs, message):
     arguments = {"n_train": 80, "n_test": 20, **kwargs}
     with pytest.raises(ValueError, match=message):
         corrected_resampled_t_interval(scores, **arguments)
+
+
+@pytest.mark.slow
+def test_corrected_interval_covers_the_expected_auc_of_the_procedure_and_the_naive_one_does_not():
+    # binormal population (cases shifted by mu, unit covariance); the "model" is the difference of class
+    # means, whose true AUC is Phi(w.mu / (sqrt(2) |w|)); the target of Nadeau & Bengio's interval is the
+    # expected true AUC of models trained on n_train lesions
+    rng = np.random.default_rng(0)
+    mu = np.array([2.0, 1.0, 0.0, 0.0, 0.0])
+    n, n_test, n_splits = 150, 30, 25
+
+    def draw(m: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.random(m) < 0.4
+        return rng.normal(0, 1, (m, mu.size)) + np.outer(y, mu), y
+
+    def fit(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return X[y].mean(axis=0) - X[~y].mean(axis=0)
+
+    trained = [fit(*draw(n - n_test)) for _ in range(4000)]
+    truth = np.mean([norm.cdf(w @ mu / (math.sqrt(2) * np.linalg.norm(w))) for w in trained])
+    corrected, naive = [], []
+    for _ in range(200):
+        X, y = draw(n)
+        scores = []
+        for _ in range(n_splits):
+            order = rng.permutation(n)
+            test, train = order[:n_test], order[n_test:]
+            w = fit(X[train], y[train])
+            scores.append(weighted_auc(y[test], X[test] @ w, np.ones((1, n_test)))[0])
+        found = corrected_resampled_t_interval(scores, n - n_test, n_test)
+        corrected.append(found.ci_low <= truth <= found.ci_high)
+        half = student_t.ppf(0.975, n_splits - 1) * np.std(scores, ddof=1) / math.sqrt(n_splits)
+        naive.append(abs(np.mean(scores) - truth) <= half)
+    assert truth == pytest.approx(0.94, abs=0.01)
+    assert 0.90 <= np.mean(corrected) <= 0.99
+    assert np.mean(naive) < 0.7
