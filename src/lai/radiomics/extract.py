@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,58 @@ class RadiomicsError(ValueError):
 
 class RadiomicsWarning(UserWarning):
     """A lesion that got NaN features in a dataset run; the message names the lesion and the sequence."""
+
+
+_ORTHOGONALITY_TOLERANCE = 1e-4
+"""Largest |cos| between two grid axes accepted as orthogonal (0.006 degrees off a right angle)."""
+
+
+def require_orthogonal(image: Image, source: str) -> None:
+    """Raise ``RadiomicsError`` when the image's grid axes are not orthogonal (a sheared direction matrix).
+
+    Texture neighbourhoods, filters (LoG sigma and wavelets per axis), resampling and slice-wise
+    aggregation all assume orthogonal axes, so a sheared grid (e.g. CT with gantry tilt stored without
+    correction) is refused rather than measured wrongly; resample it onto an orthogonal grid first
+    (``lai.imaging.resample``). Rotations and axis flips are fine.
+    """
+    problem = orthogonality_problem(image)
+    if problem:
+        msg = f"{problem} ({source})"
+        raise RadiomicsError(msg)
+
+
+def orthogonality_problem(image: Image) -> str:
+    """Return why the image's grid axes are not orthogonal (within ``_ORTHOGONALITY_TOLERANCE``), or ``""``."""
+    axes = np.asarray(image.affine, dtype=np.float64)[:3, :3]
+    unit = axes / np.linalg.norm(axes, axis=0)
+    cosines = np.abs(unit.T @ unit - np.eye(3))
+    worst = float(cosines.max())
+    if worst <= _ORTHOGONALITY_TOLERANCE:
+        return ""
+    first, second = np.unravel_index(int(np.argmax(cosines)), cosines.shape)
+    angle = float(np.degrees(np.arccos(min(worst, 1.0))))
+    return (
+        f"the image grid is not orthogonal: axes {first} and {second} meet at {angle:.3f} degrees, not 90; "
+        "resample it onto an orthogonal grid first (lai.imaging.resample), e.g. to correct a gantry tilt"
+    )
+
+
+def single_voxel_texture(families: Sequence[str], label: int, source: str) -> dict[str, dict[str, float]]:
+    """Return NaN for every feature of the texture ``families`` of a one-voxel lesion, with a warning.
+
+    A single voxel has no neighbour: no voxel pair (GLCM), no run or zone longer than itself, no
+    neighbourhood (NGTDM, GLDM). Rather than values that only describe the absence of texture, every
+    texture feature is NaN and one ``RadiomicsWarning`` names the lesion; first order and shape are
+    still computed.
+    """
+    texture = [family for family in families if family not in ("firstorder", "shape")]
+    if texture:
+        warnings.warn(
+            f"Lesion label {label} has a single voxel ({source}): its {', '.join(texture)} features are NaN",
+            RadiomicsWarning,
+            stacklevel=3,
+        )
+    return {family: dict.fromkeys(FAMILY_FEATURES[family], float("nan")) for family in texture}
 
 
 def image_type_names(settings: Mapping[str, Any]) -> list[str]:
@@ -196,6 +249,11 @@ def features_on_grid(
             raise RadiomicsError(msg)
         on_problem(message)
 
+    sheared = orthogonality_problem(image)
+    if sheared:
+        failed(sheared)
+        return dict.fromkeys(feature_names(settings), float("nan"))
+
     if settings["pyradiomics_params"] is not None:
         features = dict.fromkeys(feature_names(settings), float("nan"))
         try:
@@ -205,7 +263,13 @@ def features_on_grid(
         except (ValueError, ArithmeticError, IndexError, np.linalg.LinAlgError) as error:
             failed(f"PyRadiomics mode: {error}")
         return features
-    undefined = on_problem or (lambda message: None)
+
+    def undefined(message: str) -> None:
+        if on_problem is None:
+            warnings.warn(f"Lesion label {label}: {message} ({source})", RadiomicsWarning, stacklevel=4)
+        else:
+            on_problem(message)
+
     classes = settings["feature_classes"]
     features = dict.fromkeys(feature_names(settings), float("nan"))
     if "shape" in classes:
@@ -229,7 +293,11 @@ def features_on_grid(
             continue
         levels = np.zeros(mask.shape, dtype=np.int64)
         levels[mask] = _levels(values, texture)
+        if values.size == 1:
+            undefined(f"{image_type}: one voxel, texture features are NaN")
         for family in families:
+            if values.size == 1 and family != "firstorder":
+                continue  # a single voxel has no texture: its features stay NaN
             compute = (
                 functools.partial(
                     firstorder.firstorder_features,

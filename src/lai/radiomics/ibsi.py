@@ -29,7 +29,7 @@ import pandas as pd
 from lai.imaging import Image, load_image
 from lai.radiomics.catalogue import FAMILIES, FeatureDefinition
 from lai.radiomics.discretisation import discretise_fixed_bin_number, discretise_fixed_bin_size
-from lai.radiomics.extract import RadiomicsError, labels_on_grid
+from lai.radiomics.extract import RadiomicsError, labels_on_grid, require_orthogonal
 from lai.radiomics.ivh import ivh_features
 from lai.radiomics.processing import (
     INTERPOLATION_ORDERS,
@@ -318,6 +318,7 @@ def process_ibsi(
     image_obj = image if isinstance(image, Image) else load_image(image)
     mask_obj = mask if isinstance(mask, Image) else load_image(mask)
     source = f"image {_name(image)}, mask {_name(mask)}"
+    require_orthogonal(image_obj, source)
     roi = labels_on_grid(mask_obj, image_obj.grid, source=source) == int(config["label"])
     if not roi.any():
         msg = f"Label {config['label']} has no voxel on the image grid ({source})"

@@ -48,7 +48,14 @@ import numpy as np
 from lai.imaging import Image
 from lai.radiomics import firstorder, glrlm, glszm, ngtdm, shape
 from lai.radiomics.discretisation import discretise_fixed_bin_count, discretise_fixed_bin_width
-from lai.radiomics.extract import RadiomicsError, as_image, labels_on_grid, require_label
+from lai.radiomics.extract import (
+    RadiomicsError,
+    as_image,
+    labels_on_grid,
+    require_label,
+    require_orthogonal,
+    single_voxel_texture,
+)
 from lai.radiomics.gldm import gldm_features
 from lai.radiomics.settings import read_settings_file
 from lai.radiomics.texture import flat_step, roi_neighbourhood
@@ -503,6 +510,7 @@ def pyradiomics_features(
     image_obj, image_name = as_image(image)
     mask_obj, mask_name = as_image(mask)
     source = f"image {image_name}, mask {mask_name}"
+    require_orthogonal(image_obj, source)
     labelled = require_label(labels_on_grid(mask_obj, image_obj.grid, source=source), label, source)
     # every family sees only the ROI and its neighbours: work on the ROI's box grown by the neighbourhood
     # reach (and one voxel for the shape's mesh), which gives the same matrices as the whole image
@@ -530,6 +538,7 @@ def pyradiomics_features(
     box_affine = image_obj.affine.copy()
     box_affine[:3, 3] += box_affine[:3, :3] @ np.array([part.start for part in box], dtype=float)
     features: dict[str, float] = {}
+    single = single_voxel_texture(list(parsed["featureClass"]), label, source) if values.size == 1 else {}
     for family, wanted in parsed["featureClass"].items():
         if family == "firstorder":
             computed = firstorder.firstorder_features(
@@ -541,6 +550,8 @@ def pyradiomics_features(
             )
         elif family == "shape":
             computed = shape.shape_features(region if setting["resegmentShape"] else labelled, box_affine)
+        elif family in single:
+            computed = single[family]
         else:
             computed = _TEXTURE[family](texture_levels, texture_mask, setting)
         missing = sorted(set(wanted or ()) - set(computed))
