@@ -247,7 +247,16 @@ def test_prediction_shift_is_zero_where_the_model_features_do_not_move(study):
     np.testing.assert_allclose(dilated["p_perturbed"], expected)
     np.testing.assert_allclose(dilated["shift"], expected - dilated["p_reference"])
     assert (dilated["max_abs_shift"] > 0).all()
-    assert result.to_dict()["n_lesions"] == 10
+    summary = result.to_dict()
+    assert summary["n_lesions"] == 10
+    assert summary["perturbations"] == [p.name for p in STUDIED]
+    assert summary["n_robust"]["0.75"] == len(result.robust_features(0.75))
+    record = result.report_record(shifts, threshold=0.8)
+    assert record["shifts"] == shifts["max_abs_shift"].tolist()
+    assert (
+        record["icc"]["portal:original_shape_VoxelVolume"] == result.icc["portal:original_shape_VoxelVolume"]
+    )
+    assert (record["threshold"], record["n_lesions"]) == (0.8, 10)
 
 
 def test_prediction_shift_names_missing_columns(study):

@@ -394,6 +394,20 @@ class RobustnessResult:
         """Return the features whose ICC(3,1) over all perturbations is at least ``threshold``."""
         return robust_features(self.icc, threshold)
 
+    def report_record(self, shifts: pd.DataFrame | None = None, threshold: float = 0.75) -> dict[str, Any]:
+        """Return the mapping ``lai.report`` draws its robustness section from.
+
+        Keys: ``icc`` (feature -> ICC(3,1)), ``threshold``, ``shifts`` (every ``max_abs_shift`` of
+        ``prediction_shift``'s table, or ``None``), ``perturbations`` (names) and ``n_lesions``.
+        """
+        return {
+            "icc": {str(name): _json_float(value) for name, value in self.icc.items()},
+            "threshold": float(threshold),
+            "shifts": None if shifts is None else [float(v) for v in shifts["max_abs_shift"]],
+            "perturbations": self.perturbations,
+            "n_lesions": self.n_lesions,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready summary: sizes, ICC distribution, robust counts, median ICC per perturbation."""
         defined = self.icc.dropna()
