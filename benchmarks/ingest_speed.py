@@ -1,0 +1,157 @@
+"""Time LAI's ingest (de-identify + recognise + convert + catalog) against plain dcm2niix on the same files.
+
+Usage::
+
+    nice -n 10 python benchmarks/ingest_speed.py --series 30 --size 192 --slices 36 --repeats 3
+
+Writes one synthetic study of ``--series`` series (a Siemens liver exam, its series repeated under new
+UIDs up to the count) into a temporary folder, then, in the same run and on the same files, times:
+
+- ``dcm2niix``: one plain call on the whole folder (``-z y -b y -ba y``), as a user would convert it;
+- ``lai ingest``: :func:`lai.archive.ingest.ingest` into a new archive, with the default scheduler
+  (local processes) and with ``sync`` (one process).
+
+Each is run ``--repeats`` times into fresh outputs; the table gives the median seconds, the ratio to
+dcm2niix (goal: at most 2) and files per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.uid import generate_uid
+from rich.console import Console
+from rich.table import Table
+
+from lai.archive.convert import dcm2niix_command
+from lai.archive.ingest import ingest
+from lai.imaging.image import Image
+from lai.synth.dicom import ExamInfo, write_case_dicom
+
+SEQUENCES = (
+    "t2w",
+    "t1_in",
+    "t1_opp",
+    "dwi_b0",
+    "dwi",
+    "adc",
+    "t1_pre",
+    "arterial",
+    "portal",
+    "transitional",
+    "hbp",
+)
+
+
+def write_study(out: Path, n_series: int, size: int, slices: int) -> list[Path]:
+    """Write a synthetic exam and copy its series under new UIDs until the study holds ``n_series``."""
+    rng = np.random.default_rng(0)
+    affine = np.diag([380.0 / size, 380.0 / size, 6.0, 1.0])
+    affine[:3, 3] = (-190.0, -190.0, -100.0)
+    images = {
+        name: Image(rng.integers(0, 2000, (size, size, slices), dtype=np.int16), affine) for name in SEQUENCES
+    }
+    exam = ExamInfo(
+        case_id="bench", patient_key="P-bench", centre="centre-01", vendor="Siemens", field_strength=3.0,
+        study_date=datetime.date(2022, 5, 5), contrast_agent="gadoxetate", phase_delays={},
+        patient_age=60, patient_sex="M", seed=0,
+    )  # fmt: skip
+    write_case_dicom(out, images, exam)
+    series_dirs = sorted(p for p in out.rglob("*") if p.is_dir() and any(p.glob("*.dcm")))
+    copy = 0
+    while len(series_dirs) < n_series:
+        source = series_dirs[copy % len(SEQUENCES)]
+        copy += 1
+        target = source.parent / f"{900 + copy:03d}_repeat"
+        uid = generate_uid()
+        target.mkdir()
+        for path in sorted(source.glob("*.dcm")):
+            ds = pydicom.dcmread(path)
+            ds.SeriesInstanceUID = uid
+            ds.SeriesNumber = 900 + copy
+            ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+            ds.save_as(target / path.name, enforce_file_format=True)
+        series_dirs.append(target)
+    return sorted(p for p in out.rglob("*.dcm"))
+
+
+def time_dcm2niix(source: Path, work: Path) -> float:
+    out = Path(tempfile.mkdtemp(dir=work))
+    start = time.perf_counter()
+    command = [
+        dcm2niix_command(),
+        "-z",
+        "y",
+        "-b",
+        "y",
+        "-ba",
+        "y",
+        "-f",
+        "%s_%t",
+        "-o",
+        str(out),
+        str(source),
+    ]
+    subprocess.run(command, check=True, capture_output=True)
+    elapsed = time.perf_counter() - start
+    shutil.rmtree(out)
+    return elapsed
+
+
+def time_ingest(source: Path, work: Path, scheduler: str | None) -> float:
+    archive = Path(tempfile.mkdtemp(dir=work)) / "archive"
+    start = time.perf_counter()
+    report = ingest(
+        source, archive, centre="centre-01", secret=b"benchmark-secret-of-32-bytes-ok!", scheduler=scheduler
+    )
+    elapsed = time.perf_counter() - start
+    if report.failures or report.problems:
+        msg = f"ingest failed: {report.failures} {report.problems}"
+        raise RuntimeError(msg)
+    shutil.rmtree(archive.parent)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--series", type=int, default=30)
+    parser.add_argument("--size", type=int, default=192, help="in-plane matrix (size x size)")
+    parser.add_argument("--slices", type=int, default=36)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.setdefault("LAI_NO_PROGRESS", "1")
+    with tempfile.TemporaryDirectory(prefix="lai-ingest-bench-") as tmp:
+        work = Path(tmp)
+        files = write_study(work / "source", args.series, args.size, args.slices)
+        runs: dict[str, list[float]] = {"dcm2niix": [], "lai ingest (processes)": [], "lai ingest (sync)": []}
+        for _ in range(args.repeats):  # interleaved so that machine load affects every tool alike
+            runs["dcm2niix"].append(time_dcm2niix(work / "source", work))
+            runs["lai ingest (processes)"].append(time_ingest(work / "source", work, None))
+            runs["lai ingest (sync)"].append(time_ingest(work / "source", work, "sync"))
+    baseline = statistics.median(runs["dcm2niix"])
+    table = Table(
+        title=f"Ingest of {args.series} series, {len(files)} files ({args.size}x{args.size}x{args.slices}), "
+        f"median of {args.repeats}, {os.cpu_count()} CPUs"
+    )
+    for column in ("tool", "seconds", "ratio to dcm2niix", "files/s"):
+        table.add_column(column)
+    for tool, times in runs.items():
+        seconds = statistics.median(times)
+        table.add_row(tool, f"{seconds:.2f}", f"{seconds / baseline:.2f}", f"{len(files) / seconds:.0f}")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
