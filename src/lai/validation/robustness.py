@@ -507,7 +507,7 @@ def robustness_study(
                     config,
                     liver_features,
                     None if perturbation is None else perturbation.name,
-                    seed,
+                    None if perturbation is None else seed,  # the original does not depend on the seed
                 )
             )
     n_lesions = sum(len(lesions) for _, lesions in cases)
