@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -175,3 +176,51 @@ def test_transform_before_fit_is_refused():
     table, _ = multicentre_table(seed=9)
     with pytest.raises(Exception, match="not fitted"):
         ComBat().transform(table)
+
+
+def test_parametric_estimates_solve_johnsons_posterior_equations():
+    # Johnson et al. (2007) section 3.1, written out here from the paper for one centre
+    table, _ = multicentre_table(n_per_centre=25, n_features=30, seed=10)
+    combat = ComBat(tol=1e-10).fit(table)
+    features = table.drop(columns="centre").to_numpy()
+    centre = table["centre"].to_numpy()
+    alpha = features.mean(axis=0)
+    means = np.stack([features[centre == c].mean(axis=0) for c in CENTRES])
+    sigma = np.sqrt(np.mean((features - means[np.searchsorted(CENTRES, centre)]) ** 2, axis=0))
+    np.testing.assert_allclose(combat.grand_mean_, alpha)
+    np.testing.assert_allclose(combat.pooled_sd_, sigma)
+    b = CENTRES.index("C")
+    z = (features[centre == "C"] - alpha) / sigma
+    n = z.shape[0]
+    gamma_hat, delta_hat2 = z.mean(axis=0), z.var(axis=0, ddof=1)
+    gamma_bar, tau2 = gamma_hat.mean(), gamma_hat.var(ddof=1)
+    m, s2 = delta_hat2.mean(), delta_hat2.var(ddof=1)
+    lam, theta = (m**2 + 2 * s2) / s2, (m**3 + m * s2) / s2
+    gamma, delta2 = combat.gamma_[b], combat.delta_[b] ** 2
+    np.testing.assert_allclose(
+        gamma, (n * tau2 * gamma_hat + delta2 * gamma_bar) / (n * tau2 + delta2), rtol=1e-6
+    )
+    residual = np.sum((z - gamma) ** 2, axis=0)
+    np.testing.assert_allclose(delta2, (theta + 0.5 * residual) / (n / 2 + lam - 1), rtol=1e-6)
+    assert not np.allclose(gamma, gamma_hat, rtol=1e-3)  # the shrinkage did something
+    harmonised = combat.transform(table[table["centre"] == "C"]).to_numpy()
+    np.testing.assert_allclose(harmonised, sigma * (z - gamma) / np.sqrt(delta2) + alpha, rtol=1e-10)
+
+
+def test_non_parametric_estimates_are_likelihood_weighted_means_of_the_other_features():
+    # Johnson et al. (2007) section 3.2: prior = the other features' (gamma_hat, delta_hat**2)
+    table, _ = multicentre_table(n_per_centre=15, n_features=12, seed=11)
+    combat = ComBat(parametric=False).fit(table)
+    features = table.drop(columns="centre").to_numpy()
+    z = (features[table["centre"].to_numpy() == "B"] - combat.grand_mean_) / combat.pooled_sd_
+    gamma_hat, delta_hat2 = z.mean(axis=0), z.var(axis=0, ddof=1)
+    b = CENTRES.index("B")
+    for g in range(z.shape[1]):
+        others = [h for h in range(z.shape[1]) if h != g]
+        log_likelihood = np.array(
+            [norm.logpdf(z[:, g], gamma_hat[h], np.sqrt(delta_hat2[h])).sum() for h in others]
+        )
+        weights = np.exp(log_likelihood - log_likelihood.max())
+        weights /= weights.sum()
+        assert combat.gamma_[b, g] == pytest.approx(weights @ gamma_hat[others], rel=1e-9, abs=1e-12)
+        assert combat.delta_[b, g] ** 2 == pytest.approx(weights @ delta_hat2[others], rel=1e-9)
