@@ -36,10 +36,8 @@ from lai.radiomics.texture import (
     VOLUME_AGGREGATIONS,
     average_features,
     check_aggregation,
-    flat_step,
-    neighbour_offsets,
+    neighbourhood_sums,
     roi_levels,
-    roi_neighbourhood,
     slice_index,
 )
 
@@ -119,13 +117,7 @@ def ngtdm_features(
     check_aggregation(aggregation, AGGREGATIONS)
     levels, mask = roi_levels(levels, mask, n_levels)
     in_plane = aggregation != "3D"
-    flat, padded_shape, voxels = roi_neighbourhood(levels, mask, distance)
-    total = np.zeros(voxels.size, dtype=np.int64)
-    count = np.zeros(voxels.size, dtype=np.int64)
-    for offset in neighbour_offsets(distance, in_plane):  # one gather of the ROI's neighbours per offset
-        neighbour = flat[voxels + flat_step(np.array(offset), padded_shape)]
-        total += neighbour  # levels are 0 outside the ROI, so only ROI neighbours add up
-        count += neighbour > 0
+    total, count = neighbourhood_sums(levels, mask, distance=distance, in_plane=in_plane)
     has_neighbours = count > 0
     mean = total[has_neighbours] / count[has_neighbours]
     centre = levels[mask][has_neighbours]

@@ -207,17 +207,55 @@ def dependence_counts(
     ``levels`` must be 0 outside the ROI; values outside the ROI in the result are meaningless.
     """
     flat, padded_shape, voxels = roi_neighbourhood(levels, mask, distance)
-    centre = flat[voxels].astype(np.int32)
-    found = np.ones(voxels.size, dtype=np.int64)
-    for offset in neighbour_offsets(distance, in_plane):  # one gather of the ROI's neighbours per offset
-        neighbour = flat[voxels + flat_step(np.array(offset), padded_shape)]
+    # each pair of neighbours is compared once, on contiguous slices of the flat array: flat[f] and
+    # flat[f + step] are neighbours whenever flat[f] is in the ROI (the padding stops wrap-around), and
+    # a dependent pair counts for both voxels
+    found = np.zeros(flat.size, dtype=np.int16 if distance < 3 else np.int32)
+    signed = flat.astype(np.int32) if alpha > 0 else flat
+    for offset in neighbour_offsets(distance, in_plane):
+        step = flat_step(np.array(offset), padded_shape)
+        if step <= 0:
+            continue  # the opposite offset counts this pair
+        here, there = signed[:-step], signed[step:]
         if alpha == 0:
-            found += neighbour == centre
+            dependent = (here == there) & (here > 0)
         else:
-            found += (neighbour > 0) & (np.abs(neighbour.astype(np.int32) - centre) <= alpha)
+            dependent = (np.abs(here - there) <= alpha) & (here > 0) & (there > 0)
+        found[:-step] += dependent
+        found[step:] += dependent
     counts = np.ones(levels.shape, dtype=np.int64)
-    counts[np.asarray(mask, dtype=bool)] = found
+    counts[np.asarray(mask, dtype=bool)] = found[voxels] + 1
     return counts
+
+
+def neighbourhood_sums(
+    levels: np.ndarray, mask: np.ndarray, *, distance: int, in_plane: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return, for each ROI voxel (C order of ``mask``), the sum of its ROI neighbours' levels and their number.
+
+    Neighbours are the voxels within Chebyshev ``distance`` (in the (i, j) plane when ``in_plane``), the
+    voxel itself excluded. Both are box sums over the window, separable along the axes (one 1D pass
+    per axis over the ROI's box), minus the voxel's own contribution.
+    """
+    region = np.asarray(mask, dtype=bool)
+    centre = levels[region]
+    largest = (int(centre.max()) if centre.size else 0) * (2 * distance + 1) ** 3
+    dtype = np.int16 if largest < 2**15 else np.int64
+    roi = np.where(region, levels, 0).astype(dtype)
+    inside = region.astype(np.int16)
+    for axis in (0, 1) if in_plane else (0, 1, 2):
+        roi, inside = _box_sum(roi, distance, axis), _box_sum(inside, distance, axis)
+    return roi[region].astype(np.int64) - centre, inside[region].astype(np.int64) - 1
+
+
+def _box_sum(array: np.ndarray, distance: int, axis: int) -> np.ndarray:
+    """Return the sum over ``x - distance .. x + distance`` along ``axis`` (zeros beyond the array)."""
+    total = array.copy()
+    moved, target = np.moveaxis(array, axis, 0), np.moveaxis(total, axis, 0)
+    for shift in range(1, min(distance, array.shape[axis] - 1) + 1):
+        target[shift:] += moved[:-shift]
+        target[:-shift] += moved[shift:]
+    return total
 
 
 def roi_neighbourhood(
