@@ -154,6 +154,22 @@ def test_every_converted_volume_equals_plain_dcm2niix_on_the_original_files(
         assert _matches(volume, references) >= 1
 
 
+@pytest.mark.parametrize("layout", ["separate", "merged"])
+def test_every_canonical_image_holds_its_sequence(
+    layout: str, synthetic: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    root, archive, _ = synthetic
+    if layout == "separate":
+        archive = tmp_path / "archive"
+        ingest(root / "separate", archive, centre="centre-03", secret=SECRET, scheduler="sync")
+    (case,) = list((archive / "images").iterdir())
+    found = {}
+    for path in sorted(case.glob("*.nii.gz")):
+        ((array, _),) = _volumes(path)
+        found[path.name.removesuffix(".nii.gz")] = SEQUENCES[int(array.min()) // 1000]
+    assert found == {name: name for name in SEQUENCES}
+
+
 def test_dwi_with_two_b_values_becomes_dwi_b0_and_dwi(synthetic: tuple[Path, Path, Path]) -> None:
     _, archive, _ = synthetic
     images = _images()
