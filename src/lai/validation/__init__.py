@@ -37,6 +37,7 @@ from lai.validation.robustness import (
     robustness_study,
 )
 from lai.validation.roc import FPR_GRID, roc_band, roc_curve, tpr_at
+from lai.validation.schemes import SCHEME_NAMES, validate
 from lai.validation.splitters import grouped_stratified_kfold
 from lai.validation.uncertainty import corrected_resampled_t_interval
 
@@ -48,6 +49,7 @@ __all__ = [
     "GROUP_METRIC_NAMES",
     "ICC_KINDS",
     "METRIC_NAMES",
+    "SCHEME_NAMES",
     "ComBat",
     "DeLongTest",
     "Estimate",
@@ -88,6 +90,7 @@ __all__ = [
     "sensitivity",
     "specificity",
     "tpr_at",
+    "validate",
     "weighted_auc",
     "wilson_interval",
 ]
