@@ -92,18 +92,18 @@ def comparable(search: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.slow
 def test_the_same_seed_gives_the_same_search_ensemble_and_predictions():
-    table = synthetic_table(n_lesions=120, n_patients=60)
+    table = synthetic_table(n_lesions=100, n_patients=50)
     y = table.target("malignant")
-    first = AutoClassifier(budget=None, max_trials=7, random_state=3).fit(
+    first = AutoClassifier(budget=None, max_trials=6, random_state=3).fit(
         table.features, y, groups=table.groups
     )
-    second = AutoClassifier(budget=None, max_trials=7, random_state=3).fit(
+    second = AutoClassifier(budget=None, max_trials=6, random_state=3).fit(
         table.features, y, groups=table.groups
     )
     pd.testing.assert_frame_equal(comparable(first.search_), comparable(second.search_))
     pd.testing.assert_frame_equal(first.ensemble_.to_frame(), second.ensemble_.to_frame())
     np.testing.assert_array_equal(first.predict_proba(table.features), second.predict_proba(table.features))
-    other = AutoClassifier(budget=None, max_trials=7, random_state=4).fit(
+    other = AutoClassifier(budget=None, max_trials=6, random_state=4).fit(
         table.features, y, groups=table.groups
     )
     assert other.search_["params"].tolist() != first.search_["params"].tolist()
@@ -188,6 +188,7 @@ def test_the_worc_preset_samples_at_random_and_averages_the_top_n():
     np.testing.assert_allclose([m.weight for m in model.ensemble_.members], [1 / 3] * 3)
 
 
+@pytest.mark.slow
 def test_feature_group_summary_shows_the_informative_sequence():
     table = sequence_table(informative="portal")
     model = AutoClassifier(budget=None, max_trials=16, random_state=0).fit(table, "malignant")

@@ -50,6 +50,9 @@ KEEP_FRACTION = 0.5
 MIN_RUNG_TRIALS = 5
 """Trials a rung must have seen before it prunes anything."""
 
+MAX_SKIPPED = 3
+"""Trials in a row skipped for lack of time after which the search ends."""
+
 _PREFIX_CACHE_BYTES = 400 * 2**20
 
 
@@ -270,6 +273,9 @@ def evaluate_trial(
         result.state = "no features"
         return result
     oof = np.zeros((len(data.y), data.n_classes))
+    if deadline is not None and time.time() + fold_seconds_hint * len(data.splits) > deadline:
+        result.state = "budget"  # expected not to finish: skipped, leaving the time to cheaper trials
+        return result
     expected = fold_seconds_hint
     for fold, (train, test) in enumerate(data.splits):
         if deadline is not None and time.time() + expected > deadline:
@@ -367,7 +373,9 @@ def run_search(
 
     The default preset first tries ``space.default_configs`` and prunes by successive halving; the WORC
     preset samples at random and never prunes. The search stops before ``max_trials`` are done when less
-    time is left than the refit of the best ``refit_members`` pipelines is expected to take.
+    time is left than the refit of the best ``refit_members`` pipelines is expected to take, when a trial
+    runs out of time, or after ``MAX_SKIPPED`` trials in a row were skipped because trials of their
+    classifier took longer than the time left.
     """
     study = make_study(settings.preset, data.random_state)
     if settings.preset != "worc":
@@ -376,6 +384,7 @@ def run_search(
     results: list[TrialResult] = []
     cache = PrefixCache()
     n_folds = len(data.splits)
+    skipped = 0
     while not _should_stop(results, settings, data):
         room = (
             settings.n_jobs
@@ -408,7 +417,8 @@ def run_search(
             results.append(result)
             if on_trial is not None:
                 on_trial(result, results)
-        if all(r.state == "budget" for r in batch):
+            skipped = skipped + 1 if result.state == "budget" else 0
+        if skipped >= MAX_SKIPPED or any(r.state == "budget" and r.fold_seconds for r in batch):
             break
     return results
 

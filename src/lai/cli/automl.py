@@ -29,7 +29,7 @@ def automl(
     ] = "diagnosis",
     budget: Annotated[
         str, typer.Option("--budget", help="Time for the whole fit: search, ensemble, refit (90s, 10m, 1h).")
-    ] = "10m",
+    ] = "60s",
     trials: Annotated[
         int | None,
         typer.Option("--trials", min=1, help="Pipelines to try at most (default: until the budget)."),
