@@ -116,9 +116,9 @@ def test_all_metrics_of_500_lesions_and_8_classes_take_well_under_a_second():
     y = rng.integers(0, 8, 500)
     proba = rng.dirichlet(np.ones(8), 500)
     patients = rng.integers(0, 200, 500)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: eight engineers share two cores, wall time is noise
     result = cluster_bootstrap(lambda w: classification_metrics(y, proba, w), patients, n_resamples=2000)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
     assert set(result) == {"auc", "balanced_accuracy", "macro_f1", "cohen_kappa", "accuracy"}
 
 
