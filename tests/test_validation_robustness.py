@@ -264,3 +264,17 @@ def test_prediction_shift_names_missing_columns(study):
     model = LogisticRegression().fit(pd.DataFrame({"adc:original_firstorder_Mean": [0.0, 1.0]}), [0, 1])
     with pytest.raises(ValueError, match="lacks 1 feature column"):
         prediction_shift(model, result.tables)
+
+
+def test_prediction_shift_takes_columns_not_re_extracted_from_the_fixed_table(study):
+    result, _ = study
+    original = result.tables[ORIGINAL]
+    labels = original["lesion_id"].str.endswith("-1").to_numpy()
+    full = original.assign(**{"adc:original_firstorder_Mean": np.linspace(0.5, 1.5, len(original))})
+    columns = ["portal:original_shape_VoxelVolume", "adc:original_firstorder_Mean"]
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(full[columns], labels)
+    shifts = prediction_shift(model, result.tables, fixed=full.sample(frac=1.0, random_state=1))
+    dilated = shifts[shifts["perturbation"] == "dilate:1"].reset_index(drop=True)
+    moved = full.assign(**{columns[0]: result.tables["dilate:1"][columns[0]].to_numpy()})
+    np.testing.assert_allclose(dilated["p_perturbed"], model.predict_proba(moved[columns])[:, 1])
+    np.testing.assert_allclose(dilated["p_reference"], model.predict_proba(full[columns])[:, 1])

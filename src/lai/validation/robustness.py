@@ -548,7 +548,10 @@ def robustness_study(
 
 
 def prediction_shift(
-    model: Any, tables: Mapping[str, pd.DataFrame], reference: str = ORIGINAL
+    model: Any,
+    tables: Mapping[str, pd.DataFrame],
+    reference: str = ORIGINAL,
+    fixed: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Return how much each lesion's predicted probabilities move from the reference table to each other table.
 
@@ -562,6 +565,10 @@ def prediction_shift(
         Feature tables of the same lesions (``RobustnessResult.tables``), with ``lesion_id``.
     reference
         Name of the unperturbed table.
+    fixed
+        Optional table with ``lesion_id`` (e.g. the full FeatureTable's frame) supplying, at their original
+        values, the model's columns a reduced robustness study did not re-extract. The shift then measures
+        the effect of the re-extracted features only; without ``fixed`` such columns are an error.
 
     Returns
     -------
@@ -575,7 +582,9 @@ def prediction_shift(
         msg = f"No reference table {reference!r} among {list(tables)}"
         raise ValueError(msg)
     base = tables[reference]
-    base_proba = _probabilities(model, base, reference)
+    if fixed is not None:
+        tables = {name: _completed(table, fixed, name) for name, table in tables.items()}
+    base_proba = _probabilities(model, tables[reference], reference)
     base_class = np.argmax(base_proba, axis=1)
     column = np.ones(len(base), dtype=np.int64) if base_proba.shape[1] == 2 else base_class
     rows = np.arange(len(base))
@@ -683,6 +692,18 @@ def _table(
     frame = pd.DataFrame.from_records(records, columns=[*ID_COLUMNS, *columns])
     frame[list(columns)] = frame[list(columns)].astype(np.float64)
     return frame
+
+
+def _completed(table: pd.DataFrame, fixed: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Return ``table`` with the columns only ``fixed`` has, taken from ``fixed`` for the same lesions."""
+    extra = [c for c in fixed.columns if c not in table.columns]
+    lookup = fixed.drop_duplicates("lesion_id").set_index("lesion_id")
+    absent = sorted(set(table["lesion_id"]) - set(lookup.index))
+    if absent:
+        msg = f"Table {name!r} has lesions the fixed table lacks, e.g. {absent[:3]}"
+        raise ValueError(msg)
+    values = lookup.loc[table["lesion_id"], extra].reset_index(drop=True)
+    return pd.concat([table.reset_index(drop=True), values], axis=1)
 
 
 def _probabilities(model: Any, table: pd.DataFrame, name: str) -> np.ndarray:
