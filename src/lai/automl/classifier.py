@@ -302,8 +302,10 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             method = "top_n_mean"
         else:
             library = sorted(range(len(oof)), key=lambda i: (-single[i], i))[:LIBRARY_SIZE]
+            # the selection may take half the time left before the refit
+            left = None if settings.deadline is None else time.time() + (settings.deadline - time.time()) / 2
             chosen, _, _ = caruana_weights(
-                [oof[i] for i in library], data.y, data.metric, int(self.ensemble_size)
+                [oof[i] for i in library], data.y, data.metric, int(self.ensemble_size), deadline=left
             )
             weights = np.zeros(len(oof))
             weights[library] = chosen

@@ -6,6 +6,7 @@ then refitted on all training data and their probabilities averaged with the cho
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ LIBRARY_SIZE = 50
 
 
 def caruana_weights(
-    oof: list[np.ndarray], y: np.ndarray, metric: str, size: int
+    oof: list[np.ndarray], y: np.ndarray, metric: str, size: int, deadline: float | None = None
 ) -> tuple[np.ndarray, float, list[float]]:
     """Return member weights chosen by greedy forward selection with replacement, and their score.
 
@@ -38,6 +39,8 @@ def caruana_weights(
         The metric to maximise (``lai.automl.scoring``).
     size : int
         Selection steps (the ensemble's size with repetitions).
+    deadline : float, optional
+        ``time.time()`` after which no further step is taken (the best ensemble so far is returned).
 
     Returns
     -------
@@ -67,6 +70,8 @@ def caruana_weights(
         if scores[chosen] > best_score:
             best_score = float(scores[chosen])
             best_counts = counts.copy()
+        if deadline is not None and time.time() > deadline:
+            break
     return best_counts / best_counts.sum(), best_score, history
 
 
