@@ -15,7 +15,7 @@ from lai.radiomics.extract import (
     extract_features,
     feature_names,
 )
-from lai.radiomics.settings import PRESETS, SettingsError, load_settings
+from lai.radiomics.settings import PRESETS, SettingsError, load_settings, settings_for
 from lai.radiomics.table import extract_dataset
 
 __all__ = [
@@ -28,4 +28,5 @@ __all__ = [
     "extract_features",
     "feature_names",
     "load_settings",
+    "settings_for",
 ]

@@ -32,6 +32,13 @@ Keys (see docs/features.md for the reasoning behind each default):
     Default ``false``; set it for thick slices (slice spacing more than about twice the in-plane spacing).
 ``distances``
     Neighbour distances of GLCM, GLDM and NGTDM (default ``[1]``; GLRLM follows only ``[1]``).
+``sequences``
+    Per-sequence overrides: a mapping from a sequence name of ``lai.data.SEQUENCES`` (``t2w``, ``adc``,
+    ``dwi``, ``arterial``, ...) to a mapping of the keys above (all but ``preset``), applied on top of
+    the file's own settings for that sequence only, e.g. ``{adc: {normalise: none, texture_bin_width:
+    100}, dwi: {force2D: true}}``. ``settings_for(settings, sequence)`` gives a sequence's complete
+    settings; the loaded settings keep each listed sequence's complete, validated settings under
+    ``sequences`` (empty when there are none).
 
 A YAML file or mapping with PyRadiomics' sections ``imageType``, ``featureClass`` or ``setting`` is a
 PyRadiomics parameter file: it is validated by ``lai.radiomics.pyradiomics_compat`` and the settings then
@@ -91,7 +98,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 DEFAULT_PRESET = "liver_mri"
 NORMALISATIONS = ("liver", "none")
-_KEYS = ("preset", *PRESETS[DEFAULT_PRESET])
+_KEYS = ("preset", *PRESETS[DEFAULT_PRESET], "sequences")
 PYRADIOMICS_SECTIONS = frozenset({"imageType", "featureClass", "setting"})
 """Top-level keys that mark a PyRadiomics parameter file."""
 
@@ -132,13 +139,65 @@ def load_settings(settings: Mapping[str, Any] | str | os.PathLike[str] | None = 
     if preset not in PRESETS:
         msg = f"Unknown radiomics preset {preset!r}; presets: {sorted(PRESETS)}"
         raise SettingsError(msg)
-    merged: dict[str, Any] = {"preset": preset, **PRESETS[preset], **overrides}
+    per_sequence = overrides.get("sequences") or {}
+    own = {key: value for key, value in overrides.items() if key != "sequences"}
+    base = _validated(_overridden({"preset": preset, **PRESETS[preset]}, own))
+    sequences = _sequence_settings(base, per_sequence)
+    return {**base, "sequences": sequences, "pyradiomics_params": None}
+
+
+def settings_for(settings: Mapping[str, Any], sequence: str) -> dict[str, Any]:
+    """Return the complete settings of one sequence: its ``sequences`` entry, else the common settings.
+
+    Examples
+    --------
+    >>> settings = load_settings({"sequences": {"adc": {"normalise": "none"}}})
+    >>> settings_for(settings, "adc")["normalise"], settings_for(settings, "t2w")["normalise"]
+    ('none', 'liver')
+    """
+    specific = (settings.get("sequences") or {}).get(sequence)
+    if specific is not None:
+        return {**settings, **specific, "sequences": {}}
+    return dict(settings)
+
+
+def _overridden(merged: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``merged`` with ``overrides``; a bin count set alone switches off the width, and back."""
+    result = {**merged, **overrides}
     for count, width in (("bin_count", "bin_width"), ("texture_bin_count", "texture_bin_width")):
         if overrides.get(count) is not None and width not in overrides:
-            merged[width] = None
+            result[width] = None
         if overrides.get(width) is not None and count not in overrides:
-            merged[count] = None
-    return {**_validated(merged), "pyradiomics_params": None}
+            result[count] = None
+    return result
+
+
+def _sequence_settings(base: Mapping[str, Any], per_sequence: object) -> dict[str, dict[str, Any]]:
+    """Return each listed sequence's complete settings: ``base`` with the sequence's overrides, validated."""
+    from lai.data import SEQUENCES  # imported here: lai.data does not need radiomics
+
+    if not isinstance(per_sequence, Mapping):
+        msg = f"Setting sequences must map sequence names to settings, found {per_sequence!r}"
+        raise SettingsError(msg)
+    complete = {}
+    for sequence, overrides in per_sequence.items():
+        if sequence not in SEQUENCES:
+            msg = f"Setting sequences: unknown sequence {sequence!r}; known: {list(SEQUENCES)}"
+            raise SettingsError(msg)
+        if not isinstance(overrides, Mapping):
+            msg = f"Setting sequences.{sequence} must be a mapping of settings, found {overrides!r}"
+            raise SettingsError(msg)
+        refused = sorted(str(key) for key in overrides if key in ("preset", "sequences") or key not in _KEYS)
+        if refused:
+            known = [key for key in _KEYS if key not in ("preset", "sequences")]
+            msg = f"Setting sequences.{sequence}: key(s) {refused} cannot be set per sequence; known: {known}"
+            raise SettingsError(msg)
+        try:
+            complete[str(sequence)] = _validated(_overridden(base, overrides))
+        except SettingsError as error:
+            msg = f"Setting sequences.{sequence}: {error}"
+            raise SettingsError(msg) from error
+    return complete
 
 
 def settings_hash(settings: Mapping[str, Any]) -> str:
@@ -185,7 +244,7 @@ def _pyradiomics_mode(params: Mapping[str, Any]) -> dict[str, Any]:
             known = list(FAMILY_FEATURES[family])
             msg = f"PyRadiomics parameters: unknown {family} feature(s) {unknown}; known: {known}"
             raise SettingsError(msg)
-    return {"preset": "pyradiomics", **PRESETS["pyradiomics"], "pyradiomics_params": parsed}
+    return {"preset": "pyradiomics", **PRESETS["pyradiomics"], "sequences": {}, "pyradiomics_params": parsed}
 
 
 def _validated(merged: dict[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from lai.radiomics.liver import (
     sequence_features,
 )
 from lai.radiomics.normalisation import liver_reference
-from lai.radiomics.settings import load_settings, settings_hash
+from lai.radiomics.settings import load_settings, settings_for, settings_hash
 
 EXTRA_COLUMNS: tuple[str, ...] = ("diameter_mm",)
 """Lesion columns carried into the table for reports (not features, not labels)."""
@@ -50,11 +50,15 @@ def feature_columns(
 ) -> list[str]:
     """Return the feature columns ``extract_dataset`` writes for ``sequences`` and complete ``settings``.
 
-    In table order: ``<sequence>:<name>`` for every name of ``extract.feature_names(settings)``, then the
+    In table order: ``<sequence>:<name>`` for every name of ``extract.feature_names`` of the sequence's
+    settings (``settings.settings_for``: its ``sequences`` entry, else the common settings), then the
     lesion-to-liver ratios, then (with ``liver_features``) the ``kinetics:`` and ``context:`` columns.
     """
-    names = feature_names(settings)
-    per_sequence = [f"{sequence}:{name}" for sequence in sequences for name in names]
+    per_sequence = [
+        f"{sequence}:{name}"
+        for sequence in sequences
+        for name in feature_names(settings_for(settings, sequence))
+    ]
     columns = per_sequence + [kinetics_column(sequence) for sequence in sequences]
     return columns + liver_feature_columns(sequences) if liver_features else columns
 
@@ -181,6 +185,7 @@ def extract_case(task: CaseTask) -> CaseFeatures:
         mask_path = own_path if own_path.is_file() else root / lesion_mask_relpath(task.case_id)
         mask = load_image(own_path) if own_path.is_file() else common_mask
         image = load_image(image_path)
+        settings = settings_for(task.settings, sequence)
         source = f"image {image_path}, mask {mask_path}"
         labels = labels_on_grid(mask, image.grid, source=source)
         liver = None
@@ -198,18 +203,18 @@ def extract_case(task: CaseTask) -> CaseFeatures:
                 if where != "liver_mask":  # a liver-mask median serves every lesion; a ring is per lesion
                     try:
                         reference, where = _reference(
-                            image.array, labels, label, image.spacing, liver, task.settings, source
+                            image.array, labels, label, image.spacing, liver, settings, source
                         )
                     except RadiomicsError as error:
                         found.append(f"no liver reference: {error}")
                         reference, where = float("nan"), ""
                 references[label] = reference
-                normaliser = reference if task.settings["normalise"] == "liver" else None
+                normaliser = reference if settings["normalise"] == "liver" else None
                 features = features_on_grid(
                     image,
                     labels,
                     label,
-                    task.settings,
+                    settings,
                     normaliser=normaliser,
                     source=source,
                     on_problem=found.append,

@@ -210,7 +210,7 @@ def dependence_counts(
     # each pair of neighbours is compared once, on contiguous slices of the flat array: flat[f] and
     # flat[f + step] are neighbours whenever flat[f] is in the ROI (the padding stops wrap-around), and
     # a dependent pair counts for both voxels
-    found = np.zeros(flat.size, dtype=np.int16 if distance < 3 else np.int32)
+    found: np.ndarray = np.zeros(flat.size, dtype=np.int16 if distance < 3 else np.int32)
     signed = flat.astype(np.int32) if alpha > 0 else flat
     for offset in neighbour_offsets(distance, in_plane):
         step = flat_step(np.array(offset), padded_shape)
@@ -221,8 +221,8 @@ def dependence_counts(
             dependent = (here == there) & (here > 0)
         else:
             dependent = (np.abs(here - there) <= alpha) & (here > 0) & (there > 0)
-        found[:-step] += dependent
-        found[step:] += dependent
+        np.add(found[:-step], dependent, out=found[:-step])
+        np.add(found[step:], dependent, out=found[step:])
     counts = np.ones(levels.shape, dtype=np.int64)
     counts[np.asarray(mask, dtype=bool)] = found[voxels] + 1
     return counts
