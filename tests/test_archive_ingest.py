@@ -22,6 +22,7 @@ from lai.archive.catalog import Series, Study, open_catalog
 from lai.archive.ingest import ingest
 from lai.cli import app
 from lai.data import Dataset as LaiDataset
+from lai.data.validate import validate_dataset
 from lai.imaging.image import Image
 from lai.synth.dicom import ExamInfo, write_case_dicom
 
@@ -133,6 +134,18 @@ def test_ingest_writes_a_dataset_with_one_case_and_its_series(ingested: tuple[Pa
         assert study.case_id == case.case_id
     assert (archive / "series" / case.case_id).is_dir()
     assert all(p.suffix == ".dcm" for p in (archive / "dicom" / case.case_id).rglob("*") if p.is_file())
+
+
+def test_dataset_json_lists_every_file_but_the_catalog_and_the_log(
+    ingested: tuple[Path, object, dict],
+) -> None:
+    archive = ingested[0]
+    listed = LaiDataset.read(archive).files
+    assert {rel.split("/")[0] for rel in listed} == {"images", "series", "dicom", "cases.csv", "lesions.csv"}
+    problems = validate_dataset(archive)
+    unlisted = sorted(p.path.split("/")[0] for p in problems if p.code == "unlisted-file")
+    assert unlisted == ["catalog.sqlite", "log"]
+    assert [p for p in problems if p.code != "unlisted-file"] == []
 
 
 def test_bad_files_are_reported_with_their_path_and_skipped(ingested: tuple[Path, object, dict]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 import pandas as pd
@@ -217,8 +218,46 @@ def _sqlite_foreign_keys(connection: object, _record: object) -> None:
 # --- The archive's Dataset index ---
 
 
-def write_dataset_index(archive: Path, catalog: Catalog) -> None:
-    """Write cases.csv, lesions.csv (kept as it is) and dataset.json from the catalog and the files."""
+LISTED_FOLDERS: tuple[str, ...] = ("images", "masks", "series", "dicom")
+"""Folders of an archive whose files dataset.json lists with their sha256 (catalog and log/ are not)."""
+
+
+def _file_hashes(
+    archive: Path, previous: dict[str, str], changed_cases: Collection[str] | None
+) -> dict[str, str]:
+    """Return relative path -> sha256 of the listed folders' files.
+
+    Files of cases outside ``changed_cases`` keep the hash the previous dataset.json gave them, so an
+    ingest rehashes only what it wrote; ``None`` rehashes everything.
+    """
+    files = {}
+    for folder in LISTED_FOLDERS:
+        for path in sorted((archive / folder).rglob("*")):
+            rel = path.relative_to(archive)
+            if not path.is_file() or any(part.startswith(".") for part in rel.parts):
+                continue
+            key = rel.as_posix()
+            case_id = rel.parts[1] if len(rel.parts) > 2 else None
+            reuse = changed_cases is not None and case_id not in changed_cases and key in previous
+            files[key] = previous[key] if reuse else sha256_file(path)
+    return files
+
+
+def write_dataset_index(
+    archive: Path, catalog: Catalog, changed_cases: Collection[str] | None = None
+) -> None:
+    """Write cases.csv, lesions.csv (kept as it is) and dataset.json from the catalog and the files.
+
+    Parameters
+    ----------
+    archive
+        The archive folder.
+    catalog
+        Its open catalog.
+    changed_cases
+        Cases whose files changed since the last index; files of other cases keep their listed sha256.
+        ``None`` (the default) rehashes every file.
+    """
     with catalog.session() as session:
         rows = session.execute(
             sa.select(Study, Patient.pseudonym, Centre.name)
@@ -248,14 +287,10 @@ def write_dataset_index(archive: Path, catalog: Catalog) -> None:
         if lesions_path.is_file()
         else pd.DataFrame(columns=list(LESION_COLUMNS))
     )
-    files = {
-        path.relative_to(archive).as_posix(): sha256_file(path)
-        for folder in ("images", "masks")
-        for path in sorted((archive / folder).rglob("*.nii.gz"))
-    }
     previous = (
         json.loads((archive / "dataset.json").read_text()) if (archive / "dataset.json").is_file() else {}
     )
+    files = _file_hashes(archive, dict(previous.get("files", {})), changed_cases)
     write_index(
         archive,
         name=str(previous.get("name", archive.name)),

@@ -216,7 +216,7 @@ def ingest(
             cases=tuple(sorted(by_case)),
         )
         if report.changed:
-            write_dataset_index(archive, catalog)
+            write_dataset_index(archive, catalog, changed_cases=report.cases)
         if report.changed or report.failures:
             _write_log(archive, report, options)
     return report

@@ -84,7 +84,7 @@ def import_labels(
             written.append(lesion_mask_relpath(case_id))
         _store(catalog, rows, sheet.name)
         _write_lesions_csv(archive, rows)
-        write_dataset_index(archive, catalog)
+        write_dataset_index(archive, catalog, changed_cases=set(by_case))
     return LabelImport(len(rows), tuple(sorted(by_case)), tuple(written))
 
 
