@@ -77,7 +77,7 @@ SCALERS: tuple[str, ...] = ("standard", "robust", "quantile")
 WIDE_COLUMNS = 2000
 """Above this many columns kNN imputation and the quantile scaler are left out of the space: on a table
 of 10,000 columns each costs several seconds per fold, most of a short budget."""
-_LDA_SHRINKAGE_MAX_COLUMNS = 2000
+_LDA_SHRINKAGE_MAX_COLUMNS = 500
 """Above this many columns LDA uses the SVD solver: a shrunk covariance matrix would not fit in memory."""
 
 
