@@ -42,7 +42,9 @@ def automl(
         typer.Option("--preset", help="default (TPE, pruning, Caruana ensemble) or worc (random, top-N)."),
     ] = "default",
     inner_folds: Annotated[int, typer.Option("--inner-folds", min=2, help="Inner CV folds.")] = 5,
-    ensemble_size: Annotated[int, typer.Option("--ensemble-size", min=1)] = 50,
+    ensemble_size: Annotated[
+        int, typer.Option("--ensemble-size", min=1, help="Greedy selection steps, or N of worc's top-N mean.")
+    ] = 50,
     calibrate: Annotated[bool, typer.Option("--calibrate", help="Calibrate probabilities in folds.")] = False,
     allowed_features: Annotated[
         Path | None,
@@ -50,7 +52,9 @@ def automl(
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Trials run at once.")] = 1,
     scheduler: SchedulerOption = None,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the folds, the sampler and every pipeline step.")
+    ] = 0,
 ) -> None:
     """Search pipelines on a FeatureTable, ensemble the best and write a Model folder."""
     from lai.automl import METRICS, PRESETS, AutoClassifier, save_model
