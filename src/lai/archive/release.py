@@ -232,6 +232,9 @@ def _write_public(
         files[rel] = source.files.get(rel) or sha256_file(public / rel)
     cases = source.cases.astype({"case_id": str}).sort_values("case_id", kind="stable").reset_index(drop=True)
     lesions = _public_lesions(source.lesions, set(test))
+    card = data_card(source, name=name, version=version, train=train, test=test).encode("utf-8")
+    write_bytes_atomic(public / "DATA_CARD.md", card)
+    files["DATA_CARD.md"] = sha256_bytes(card)
     write_index(
         public,
         name=name,
@@ -252,9 +255,6 @@ def _write_public(
                 "stratified_by": ["centre", "diagnosis"],
             },
         },
-    )
-    write_text_atomic(
-        public / "DATA_CARD.md", data_card(source, name=name, version=version, train=train, test=test)
     )
     sums = "".join(
         f"{sha256_file(path)}  {path.relative_to(public).as_posix()}\n"
