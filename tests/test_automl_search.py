@@ -13,8 +13,8 @@ from sklearn.pipeline import Pipeline
 from lai.automl import AutoClassifier
 from lai.automl.feature_groups import feature_groups
 from lai.automl.scoring import score
-from lai.automl.search import MIN_RUNG_TRIALS, RUNG_FOLDS, inner_splits
-from lai.automl.space import build_head, build_prefix, selected_columns
+from lai.automl.search import MIN_RUNG_TRIALS, RUNG_FOLDS, SearchData, evaluate_trial, inner_splits
+from lai.automl.space import SpaceFacts, build_head, build_prefix, selected_columns
 from synthetic_tables import one_big_patient_table, sequence_table, small_class_table, synthetic_table
 
 
@@ -217,3 +217,35 @@ def test_in_fold_calibration_gives_probabilities():
     proba = model.predict_proba(table.features)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert type(model.ensemble_.members[0].model[-1]).__name__ == "CalibratedClassifierCV"
+
+
+def search_data(table, target: str) -> SearchData:
+    X = table.features.to_numpy()
+    classes, y = np.unique(table.target(target).to_numpy(), return_inverse=True)
+    groups = table.groups.to_numpy()
+    splits, _ = inner_splits(y, groups, 3, seed=0)
+    facts = SpaceFacts(
+        n_samples=len(y),
+        n_features=X.shape[1],
+        n_classes=classes.size,
+        smallest_class=int(np.bincount(y).min()),
+        has_missing=False,
+        groups=feature_groups(table.feature_columns),
+    )
+    return SearchData(X, y, groups, classes.size, tuple(splits), facts, "auc", False, 0)
+
+
+def test_a_pipeline_that_cannot_fit_is_a_failed_trial_with_its_error():
+    data = search_data(sequence_table(n_lesions=60, n_patients=30), "malignant")
+    config = {"imputer": "median", "scaler": "standard", "filter": "none", "resampler": "none"}
+    result = evaluate_trial(data, 7, {**config, "classifier": "perceptron"}, rungs=None, deadline=None)
+    assert result.state == "failed" and "Unknown classifier 'perceptron'" in result.error
+    assert result.oof is None and np.isnan(result.score)
+
+
+def test_switching_off_every_sequence_leaves_no_features():
+    data = search_data(sequence_table(n_lesions=60, n_patients=30), "malignant")
+    off = {f"sequence:{name}": False for name in data.facts.groups.sequence}
+    config = {"imputer": "median", "scaler": "standard", "filter": "none", "resampler": "none", **off}
+    result = evaluate_trial(data, 0, {**config, "classifier": "lda"}, rungs=None, deadline=None)
+    assert result.state == "no features" and result.fold_scores == []
