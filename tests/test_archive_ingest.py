@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import gzip
 import hashlib
+import io
 import shutil
 from pathlib import Path
 
@@ -15,11 +16,13 @@ import pytest
 import sqlalchemy as sa
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from typer.testing import CliRunner
 
 from dicom_planting import encodings_of, plant_identifiers
 from lai.archive.catalog import Series, Study, open_catalog
-from lai.archive.ingest import ingest
+from lai.archive.deidentify import DeidentificationOptions, Pseudonymiser, deidentify
+from lai.archive.ingest import encode_series, ingest
 from lai.cli import app
 from lai.data import Dataset as LaiDataset
 from lai.data.validate import validate_dataset
@@ -146,6 +149,21 @@ def test_dataset_json_lists_every_file_but_the_catalog_and_the_log(
     unlisted = sorted(p.path.split("/")[0] for p in problems if p.code == "unlisted-file")
     assert unlisted == ["catalog.sqlite", "log"]
     assert [p for p in problems if p.code != "unlisted-file"] == []
+
+
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+def test_series_encoding_is_byte_identical_to_pydicom_dcmwrite(syntax: str, tmp_path: Path) -> None:
+    files = write_case_dicom(tmp_path, {"dwi_b0": _images()["t2w"], "dwi": _images()["t1_in"]}, _exam())
+    pseudonymiser = Pseudonymiser(SECRET, "centre-01")
+    clean = [deidentify(pydicom.dcmread(p), DeidentificationOptions(), pseudonymiser) for p in files]
+    for ds in clean:
+        ds.file_meta.TransferSyntaxUID = syntax
+    expected = []
+    for ds in clean:
+        buffer = io.BytesIO()
+        pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+        expected.append(buffer.getvalue())
+    assert encode_series(clean) == expected
 
 
 def test_bad_files_are_reported_with_their_path_and_skipped(ingested: tuple[Path, object, dict]) -> None:
