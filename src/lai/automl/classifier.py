@@ -27,6 +27,7 @@ from lai.automl.ensemble import LIBRARY_SIZE, Ensemble, EnsembleMember, caruana_
 from lai.automl.feature_groups import feature_groups
 from lai.automl.scoring import check_metric, score
 from lai.automl.search import (
+    REFIT_SAFETY,
     SearchData,
     SearchSettings,
     TrialResult,
@@ -40,7 +41,7 @@ from lai.data.feature_table import FeatureTable
 PRESETS: tuple[str, ...] = ("default", "worc")
 """``default``: TPE, pruning, strong defaults first, Caruana ensemble; ``worc``: random search, top-N mean."""
 
-_SEARCH_SHARE = 0.95
+_SEARCH_SHARE = 0.92
 """Share of the budget the search and refit plan for; the rest absorbs ensemble selection and overheads."""
 
 
@@ -338,7 +339,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         share = float(np.mean([len(train) for train, _ in data.splits])) / len(data.y)
         kept: list[TrialResult] = []
         for index in order:
-            cost = float(np.mean(members[index].fold_seconds)) / share * 1.2
+            cost = float(np.mean(members[index].fold_seconds)) / share * REFIT_SAFETY
             if kept and cost > left:
                 continue
             kept.append(members[index])
