@@ -4,9 +4,9 @@ Each baseline column's settings come from its ``diagnostics_Configuration_Settin
 ``brain1``/``breast1`` columns were written by PyRadiomics 1.3 (binWidth 25, voxelArrayShift 2000); the
 variants by PyRadiomics 2.0.1: ``_2d`` (force2D), ``_FBN`` (binCount 64), ``_combined`` (weightingNorm
 no_weighting), ``_normalization`` (normalize, scale 100, binWidth 5), ``_resegmentation`` (sigma mode,
-[-3, 3]) and ``_flatRegion`` (binWidth 5000: one grey level; resegmentRange [0]). Only ``_resampling`` is
-outside this mode, and is checked to be refused by name. On these cases neither resegmentation removes a
-voxel, so resegmentation itself is checked on small arrays below.
+[-3, 3]), ``_flatRegion`` (binWidth 5000: one grey level; resegmentRange [0]) and ``_resampling``
+(2 x 2 x 2 mm, sitkBSpline, padDistance 5). On these cases neither resegmentation removes a voxel, so
+resegmentation itself is checked on small arrays below.
 """
 
 from __future__ import annotations
@@ -37,16 +37,16 @@ FEATURE_COUNTS = {"glcm": 24, "gldm": 14, "ngtdm": 5, "glszm": 16, "glrlm": 16, 
 """Features per family in the baselines."""
 NOT_IN_BASELINE = {"firstorder": {"original_firstorder_StandardDeviation"}}
 """Features LAI returns that the baselines do not hold (StandardDeviation is the square root of Variance)."""
-TEXTURE_VARIANTS = ("", "_2d", "_FBN", "_flatRegion", "_normalization", "_resegmentation")
+TEXTURE_VARIANTS = ("", "_2d", "_FBN", "_flatRegion", "_normalization", "_resegmentation", "_resampling")
 VARIANTS = {
     "glcm": (*TEXTURE_VARIANTS, "_combined"),
     "gldm": TEXTURE_VARIANTS,
     "ngtdm": TEXTURE_VARIANTS,
     "glszm": TEXTURE_VARIANTS,
     "glrlm": (*TEXTURE_VARIANTS, "_combined"),
-    "firstorder": ("", "_normalization", "_resegmentation"),
+    "firstorder": ("", "_normalization", "_resegmentation", "_resampling"),
 }
-"""Baseline columns (suffixes of the case name) compared, per family: all but ``_resampling``."""
+"""Baseline columns (suffixes of the case name) compared, per family: every column of the baselines."""
 
 
 def baseline_column(family: str, column: str) -> tuple[dict[str, float], dict[str, object]]:
@@ -80,10 +80,68 @@ def test_features_match_pyradiomics_baseline(case: str, family: str, variant: st
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_resampling_baseline_column_is_refused_by_setting_name(case: str) -> None:
-    _, settings = baseline_column("glcm", f"{case}_resampling")
-    with pytest.raises(PyRadiomicsParamsError, match="resampledPixelSpacing"):
-        compat_features(case, "glcm", settings)
+def test_shape_on_the_resampled_grid_matches_pyradiomics_baseline(case: str) -> None:
+    expected, settings = baseline_column("shape", f"{case}_resampling")
+    found = compat_features(case, "shape", settings)
+    assert len(expected) == 14
+    for name, value in expected.items():
+        # brain1's mesh has ambiguous cubes PyRadiomics triangulates differently (see test_radiomics_baseline)
+        mesh = case == "brain1" and name.rsplit("_", 1)[1] in (
+            "MeshVolume",
+            "SurfaceArea",
+            "Sphericity",
+            "SurfaceVolumeRatio",
+        )
+        assert found[name] == pytest.approx(value, rel=3e-3 if mesh else 1e-6), name
+
+
+def test_resampled_grid_keeps_an_axis_the_roi_spans_in_one_voxel_and_truncates_integers() -> None:
+    i, j, k = np.indices((8, 8, 4))
+    image = (5 * i + 40 * j + k).astype(np.int16)
+    mask = np.zeros(image.shape, dtype=np.uint8)
+    mask[2:6, 3:5, 1] = 1  # one slice thick
+    affine = np.diag([1.0, 1.0, 2.0, 1.0])
+    settings = {"resampledPixelSpacing": [0.5, 2, 1], "interpolator": "sitkLinear", "padDistance": 0}
+    found = pyradiomics_features(
+        Image(image, affine), Image(mask, affine), {"setting": {**settings, "binWidth": 1}}
+    )
+    # x at 0.5 mm: the box 2..5 becomes new voxels 3..11 (floor((2 - 0.5) * 2), ceil((6 - 0.5) * 2)) at old
+    # index 1.25 + 0.5 m (centres aligned: (0.5 - 1) / 2 + 3 / 2); the mask's nearest voxel is in 2..5 for
+    # 1.75 .. 5.25 (8 samples). y at 2 mm: new voxels 1..3 at old index 2.5, 4.5, 6.5; only 2.5 rounds (up)
+    # into the mask (row 3). z: one voxel thick, so kept at 2 mm: slice 1.
+    x = 1.75 + 0.5 * np.arange(8)
+    expected = np.trunc(5 * x + 40 * 2.5 + 1)  # linear in the index: interpolation is exact; cast truncates
+    assert expected[0] == 109.0  # 109.75, truncated as SimpleITK casts to the image's int16
+    assert found["original_shape_VoxelVolume"] == pytest.approx(8 * 0.5 * 2 * 2)
+    assert found["original_firstorder_Mean"] == pytest.approx(expected.mean())
+
+
+@pytest.mark.parametrize(
+    ("interpolator", "ok"), [("sitkBSpline", True), (2, True), ("sitkLanczosWindowedSinc", False)]
+)
+def test_interpolators_are_pyradiomics_names_or_codes(interpolator: object, ok: bool) -> None:
+    if ok:
+        read_pyradiomics_params({"setting": {"interpolator": interpolator}})
+    else:
+        with pytest.raises(PyRadiomicsParamsError, match="interpolator"):
+            read_pyradiomics_params({"setting": {"interpolator": interpolator}})
+
+
+def test_remove_outliers_clips_the_normalised_image_before_the_scale() -> None:
+    values = np.zeros((10, 10, 10))
+    values[0, 0, 0] = 1000.0  # far beyond 3 standard deviations of the image
+    values[5, 5, 5] = 1.0
+    mask = np.zeros(values.shape, dtype=np.uint8)
+    mask[0, 0, 0] = mask[5, 5, 5] = 1
+    mean, sd = values.mean(), values.std(ddof=1)
+    params = {"normalize": True, "normalizeScale": 10, "removeOutliers": 3, "binWidth": 1}
+    found = pyradiomics_features(
+        Image(values, np.eye(4)),
+        Image(mask, np.eye(4)),
+        {"setting": params, "featureClass": {"firstorder": None}},
+    )
+    assert found["original_firstorder_Maximum"] == pytest.approx(30.0)
+    assert found["original_firstorder_Minimum"] == pytest.approx((1.0 - mean) / sd * 10)
 
 
 def test_feature_class_lists_select_features() -> None:

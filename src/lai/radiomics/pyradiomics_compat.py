@@ -26,9 +26,18 @@ from its documented definitions (pyradiomics.readthedocs.io, "Radiomic Features"
   ``sigma`` multiples of the ROI's standard deviation (N) around its mean. Every family but ``shape``
   uses the resegmented ROI; ``shape`` too with ``resegmentShape: True`` (default False).
 
-Resampling (``resampledPixelSpacing``), ``removeOutliers`` and image types other than ``Original`` (LoG,
-Wavelet, ...) are not part of this mode and are refused by name. Settings that only matter for those
-(``interpolator``, ``padDistance``, ...) or only add diagnostics are accepted and ignored.
+- ``normalize`` with ``removeOutliers`` (n): after ``(x - mean) / sd`` values beyond +-n are set to +-n,
+  then multiplied by ``normalizeScale`` (PyRadiomics' ``normalizeImage``);
+- ``resampledPixelSpacing`` (mm per axis x, y, z; 0 keeps an axis) with ``interpolator``
+  (``sitkBSpline``, PyRadiomics' default, ``sitkLinear`` or ``sitkNearestNeighbor``) and ``padDistance``
+  (default 5): the grid PyRadiomics' ``resampleImage`` builds (the ROI's box in the new spacing grown by
+  ``padDistance`` voxels, clipped to the image, voxel centres aligned as PyRadiomics aligns them; an axis
+  the ROI spans in one voxel keeps its spacing), sampled as SimpleITK's ``ResampleImageFilter`` does:
+  points outside the image are 0, an integer image stays integer (values truncated towards 0), the
+  mask by nearest neighbour (:func:`pyradiomics_resampled`). Normalisation comes first, as in PyRadiomics.
+
+Image types other than ``Original`` (LoG, Wavelet, ...) are not part of this mode and are refused by
+name. Settings that only add diagnostics (``additionalInfo``, ...) are accepted and ignored.
 
 ``params`` follow PyRadiomics' parameter files: a mapping with sections ``imageType``, ``featureClass``
 and ``setting`` (see :func:`read_pyradiomics_params`), the path of such a YAML file, or a flat mapping of
@@ -44,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from lai.imaging import Image
 from lai.radiomics import firstorder, glrlm, glszm, ngtdm, shape
@@ -82,16 +92,24 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "resegmentRange": None,
     "resegmentMode": "absolute",
     "resegmentShape": False,
+    "removeOutliers": None,
+    "resampledPixelSpacing": None,
+    "interpolator": "sitkBSpline",
+    "padDistance": 5,
 }
 """PyRadiomics' defaults for the settings this mode uses."""
 
-_REFUSED_UNLESS_OFF: dict[str, object] = {"resampledPixelSpacing": None, "removeOutliers": None}
+_REFUSED_UNLESS_OFF: dict[str, object] = {}
 """Settings this mode accepts only at the value that disables them."""
+
+INTERPOLATORS: dict[str, int] = {"sitkNearestNeighbor": 0, "sitkLinear": 1, "sitkBSpline": 3}
+"""PyRadiomics ``interpolator`` names (SimpleITK's) this mode follows, and their spline order."""
+
+_SITK_INTERPOLATOR_CODES = {1: "sitkNearestNeighbor", 2: "sitkLinear", 3: "sitkBSpline"}
+"""SimpleITK's integer codes of those interpolators, accepted as in PyRadiomics parameter files."""
 
 _IGNORED = frozenset(
     {
-        "interpolator",
-        "padDistance",
         "preCrop",
         "minimumROIDimensions",
         "minimumROISize",
@@ -199,6 +217,38 @@ def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
     if merged["resegmentMode"] not in _RESEGMENT_MODES:
         msg = f"Setting resegmentMode={merged['resegmentMode']!r}: use one of {list(_RESEGMENT_MODES)}"
         raise PyRadiomicsParamsError(msg)
+    interpolator = merged["interpolator"]
+    interpolator = (
+        _SITK_INTERPOLATOR_CODES.get(interpolator, interpolator)
+        if isinstance(interpolator, int)
+        else interpolator
+    )
+    resampling = merged["resampledPixelSpacing"] is not None
+    if interpolator not in INTERPOLATORS and (resampling or interpolator is not None):
+        msg = f"Setting interpolator={merged['interpolator']!r} is not supported; use one of {list(INTERPOLATORS)}"
+        raise PyRadiomicsParamsError(msg)
+    merged["interpolator"] = interpolator
+    spacing = merged["resampledPixelSpacing"]
+    if spacing is not None:
+        if (
+            not isinstance(spacing, list | tuple)
+            or len(spacing) != 3
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in spacing)
+        ):
+            msg = (
+                f"Setting resampledPixelSpacing must be 3 spacings in mm (0 keeps an axis), found {spacing!r}"
+            )
+            raise PyRadiomicsParamsError(msg)
+        merged["resampledPixelSpacing"] = [float(v) for v in spacing]
+    if not isinstance(merged["padDistance"], int) or merged["padDistance"] < 0:
+        msg = f"Setting padDistance must be a whole number >= 0, found {merged['padDistance']!r}"
+        raise PyRadiomicsParamsError(msg)
+    outliers = merged["removeOutliers"]
+    if outliers is not None and (
+        isinstance(outliers, bool) or not isinstance(outliers, int | float) or outliers <= 0
+    ):
+        msg = f"Setting removeOutliers must be a positive number of standard deviations, found {outliers!r}"
+        raise PyRadiomicsParamsError(msg)
     distances = [int(d) for d in merged["distances"]]
     if not distances or min(distances) < 1:
         msg = f"Setting distances must be positive integers, found {merged['distances']!r}"
@@ -210,6 +260,16 @@ def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --- Intensities, ROI and grey levels ---
+
+
+def normalised(intensities: np.ndarray, scale: float, outliers: float | None = None) -> np.ndarray:
+    """Return ``(x - mean) / sd`` over the whole image (sd with N - 1, SimpleITK's Normalize), values
+    beyond +-``outliers`` set to +-``outliers`` when given, times ``scale`` (PyRadiomics' normalizeImage)."""
+    values = np.asarray(intensities, dtype=np.float64)
+    standard = (values - values.mean()) / values.std(ddof=1)
+    if outliers is not None:
+        standard = np.clip(standard, -float(outliers), float(outliers))
+    return standard * float(scale)
 
 
 def resegmented(
@@ -233,6 +293,72 @@ def pyradiomics_levels(values: np.ndarray, setting: Mapping[str, Any]) -> np.nda
     if setting["binWidth"] is not None:
         return discretise_fixed_bin_width(values, float(setting["binWidth"]))
     return discretise_fixed_bin_count(values, int(setting["binCount"]))
+
+
+def pyradiomics_resampled(
+    image: np.ndarray,
+    labels: np.ndarray,
+    region: np.ndarray,
+    affine: np.ndarray,
+    setting: Mapping[str, Any],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (image, labels, affine) on PyRadiomics' resampled grid around the ROI ``region``.
+
+    The grid follows PyRadiomics' ``resampleImage`` (index space of the image, axes i, j, k = x, y, z):
+    with ``r`` the ratio old spacing / new spacing and the ROI's box ``[b, b + n)``, the new box runs from
+    ``floor((b - 0.5) r - pad)`` to ``ceil((b + n - 0.5) r + pad)`` (clipped to ``[0, ceil(size r) - 1]``)
+    and new voxel ``m`` sits at old continuous index ``(s_new - s_old) / (2 s_old) + (low + m) / r``.
+    Values are sampled as SimpleITK's resampling filter does: B-spline (whole-sample mirror boundary),
+    linear or nearest interpolation, 0 outside the image (continuous index beyond -0.5 .. size - 0.5),
+    and for an integer image a cast back to its type (truncation towards 0, clipped to the type's range);
+    labels by nearest neighbour (halves rounded up).
+    """
+    spacing = np.abs(np.asarray([np.linalg.norm(affine[:3, a]) for a in range(3)]))
+    present = [np.flatnonzero(region.any(axis=tuple(b for b in range(3) if b != a))) for a in range(3)]
+    low_box = np.array([p[0] for p in present], dtype=float)
+    size_box = np.array([p[-1] - p[0] + 1 for p in present], dtype=float)
+    new = np.asarray(setting["resampledPixelSpacing"], dtype=float)
+    new = np.where(new == 0, spacing, new)
+    new = np.where(size_box != 1, new, spacing)  # an axis the ROI spans in one voxel is kept
+    ratio = spacing / new
+    pad = float(setting["padDistance"])
+    low = np.floor((low_box - 0.5) * ratio - pad)
+    high = np.ceil((low_box + size_box - 0.5) * ratio + pad)
+    low = np.maximum(low, 0.0)
+    high = np.minimum(high, np.ceil(np.asarray(image.shape) * ratio) - 1)
+    size = (high - low + 1).astype(int)
+    origin = 0.5 * (new - spacing) / spacing + low / ratio
+    positions = [origin[a] + np.arange(size[a]) / ratio[a] for a in range(3)]
+    inside = np.ones(tuple(size), dtype=bool)
+    for a in range(3):
+        axis_inside = (positions[a] >= -0.5) & (positions[a] < image.shape[a] - 0.5)
+        inside &= axis_inside.reshape([-1 if b == a else 1 for b in range(3)])
+    grid = np.meshgrid(*positions, indexing="ij")
+    order = INTERPOLATORS[setting["interpolator"]]
+    if order == 0:
+        values = np.asarray(image)[
+            tuple(
+                np.clip(np.floor(g + 0.5).astype(int), 0, n - 1)
+                for g, n in zip(grid, image.shape, strict=True)
+            )
+        ]
+        values = values.astype(np.float64)
+    else:
+        values = ndimage.map_coordinates(
+            np.asarray(image, dtype=np.float64), grid, order=order, mode="mirror"
+        )
+    values = np.where(inside, values, 0.0)
+    if np.issubdtype(np.asarray(image).dtype, np.integer):
+        limits = np.iinfo(np.asarray(image).dtype)
+        values = np.clip(np.trunc(values), limits.min, limits.max)
+    nearest = tuple(
+        np.clip(np.floor(g + 0.5).astype(int), 0, n - 1) for g, n in zip(grid, image.shape, strict=True)
+    )
+    new_labels = np.where(inside, labels[nearest], 0)
+    new_affine = np.array(affine, dtype=float)
+    new_affine[:3, :3] = affine[:3, :3] / ratio
+    new_affine[:3, 3] = affine[:3, :3] @ origin + affine[:3, 3]
+    return values, new_labels, new_affine
 
 
 # --- GLCM ---
@@ -511,16 +637,19 @@ def pyradiomics_features(
     mask_obj, mask_name = as_image(mask)
     source = f"image {image_name}, mask {mask_name}"
     require_orthogonal(image_obj, source)
-    labelled = require_label(labels_on_grid(mask_obj, image_obj.grid, source=source), label, source)
+    labels = labels_on_grid(mask_obj, image_obj.grid, source=source)
+    labelled = require_label(labels, label, source)
+    array, affine = np.asarray(image_obj.array), np.asarray(image_obj.affine, dtype=float)
+    if setting["normalize"]:
+        array = normalised(array, setting["normalizeScale"], setting["removeOutliers"])
+    if setting["resampledPixelSpacing"] is not None:
+        array, labels, affine = pyradiomics_resampled(array, labels, labelled, affine, setting)
+        labelled = require_label(labels, label, f"{source}, resampled")
     # every family sees only the ROI and its neighbours: work on the ROI's box grown by the neighbourhood
     # reach (and one voxel for the shape's mesh), which gives the same matrices as the whole image
     box = _roi_box(labelled, margin=max(int(d) for d in setting["distances"]) + 1)
     labelled = labelled[box]
-    intensities = np.asarray(image_obj.array[box], dtype=np.float64)
-    if setting["normalize"]:
-        whole = np.asarray(image_obj.array)
-        mean, sd = float(np.mean(whole, dtype=np.float64)), float(np.std(whole, dtype=np.float64, ddof=1))
-        intensities = (intensities - mean) / sd * float(setting["normalizeScale"])
+    intensities = np.asarray(array[box], dtype=np.float64)
     region = labelled
     if setting["resegmentRange"] is not None:
         region = resegmented(labelled, intensities, setting["resegmentRange"], setting["resegmentMode"])
@@ -535,7 +664,7 @@ def pyradiomics_features(
     slice_axis = 2 - int(setting["force2Ddimension"])
     texture_levels = np.moveaxis(levels, slice_axis, -1)
     texture_mask = np.moveaxis(region, slice_axis, -1)
-    box_affine = image_obj.affine.copy()
+    box_affine = affine.copy()
     box_affine[:3, 3] += box_affine[:3, :3] @ np.array([part.start for part in box], dtype=float)
     features: dict[str, float] = {}
     single = single_voxel_texture(list(parsed["featureClass"]), label, source) if values.size == 1 else {}
@@ -543,7 +672,7 @@ def pyradiomics_features(
         if family == "firstorder":
             computed = firstorder.firstorder_features(
                 values,
-                voxel_volume=image_obj.grid.voxel_volume(),
+                voxel_volume=float(abs(np.linalg.det(affine[:3, :3]))),
                 bin_width=setting["binWidth"],
                 bin_count=setting["binCount"],
                 shift=float(setting["voxelArrayShift"]),
