@@ -30,8 +30,8 @@ DICOM PS3.15 2024, Annex E "Attribute Confidentiality Profiles" and Table E.1-1;
 from __future__ import annotations
 
 import base64
-import copy
 import datetime
+import functools
 import hashlib
 import hmac
 import json
@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
@@ -86,6 +87,7 @@ TECHNICAL_TEXT: frozenset[str] = frozenset(
 )  # fmt: skip
 """Text attributes outside Table E.1-1 that are kept: they name techniques and codes, never people."""
 
+_TECHNICAL_TAGS = frozenset(int(tag_for_keyword(k) or 0) for k in TECHNICAL_TEXT)
 _TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC", "AE", "UN", "UR", "OB or OW"})
 _DUMMY = {"PN": "ANONYMOUS", "DA": "19000101", "TM": "000000", "DT": "19000101000000", "AS": "000Y"}
 _DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})")
@@ -348,19 +350,25 @@ def deidentify(ds: Dataset, options: DeidentificationOptions, pseudonymiser: Pse
     )
     out = _clean_dataset(ds, context)
     pseudonym = pseudonymiser.patient(patient_id)
-    out.PatientID = pseudonym
-    out.PatientName = pseudonym
-    out.PatientIdentityRemoved = "YES"
-    out.DeidentificationMethod = options.method()
+    for tag, vr, value in (
+        (0x00100020, "LO", pseudonym),  # PatientID
+        (0x00100010, "PN", pseudonym),  # PatientName
+        (0x00120062, "CS", "YES"),  # PatientIdentityRemoved
+        (0x00120063, "LO", options.method()),  # DeidentificationMethod
+        (0x00280303, "CS", "MODIFIED" if "dates" in context.options else "REMOVED"),
+    ):
+        out.add(DataElement(tag, vr, value))
     codes = []
     for value, meaning in options.codes():
         item = Dataset()
-        item.CodeValue = value
-        item.CodingSchemeDesignator = "DCM"
-        item.CodeMeaning = meaning
+        for tag, vr, text in (
+            (0x00080100, "SH", value),
+            (0x00080102, "SH", "DCM"),
+            (0x00080104, "LO", meaning),
+        ):
+            item.add(DataElement(tag, vr, text))
         codes.append(item)
-    out.DeidentificationMethodCodeSequence = Sequence(codes)
-    out.LongitudinalTemporalInformationModified = "MODIFIED" if "dates" in context.options else "REMOVED"
+    out.add(DataElement(0x00120064, "SQ", Sequence(codes)))  # DeidentificationMethodCodeSequence
     if "SpecificCharacterSet" in ds:
         out.SpecificCharacterSet = ds.SpecificCharacterSet
     meta = getattr(ds, "file_meta", None)
@@ -378,26 +386,50 @@ def deidentify(ds: Dataset, options: DeidentificationOptions, pseudonymiser: Pse
 def _clean_dataset(ds: Dataset, context: _Context) -> Dataset:
     out = Dataset()
     kept_private = _safe_private_tags(ds) if "private" in context.options else set()
-    for element in ds:
-        tag = int(element.tag)
+    for key in ds.keys():
+        tag = int(key)
         group = tag >> 16
         if group % 2:
             if tag in kept_private:
-                out.add(copy.deepcopy(element))
+                out[key] = ds.get_item(key)  # kept as read, still undecoded
             continue
         if 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF or group in (0x0000, 0x0002):
             continue  # curves and overlays (PS3.15 E.1.1); command and file meta groups
-        cleaned = _clean_element(element, context)
-        if cleaned is not None:
-            out.add(cleaned)
+        fate = _fate_without_value(tag, ds.get_item(key).VR, context)
+        if fate == "keep":
+            out[key] = ds.get_item(key)
+        elif fate == "inspect":
+            cleaned = _clean_element(ds[key], context)
+            if cleaned is not None:
+                out.add(cleaned)
     return out
+
+
+def _fate_without_value(tag: int, raw_vr: str | None, context: _Context) -> str:
+    """Return ``keep`` or ``drop`` when the tag and VR decide, else ``inspect`` (the value is needed).
+
+    Deciding before decoding keeps de-identification fast: most elements of an image (geometry,
+    acquisition numbers, pixels) are copied as read.
+    """
+    row = ANNEX_E.get(tag)
+    try:
+        vr = raw_vr or dictionary_VR(tag)
+    except KeyError:
+        return "drop"  # a standard-group tag no dictionary knows: nothing says it is safe
+    if row is not None:
+        return "keep" if row.action(context.options) == "K" and vr != "SQ" else "inspect"
+    if vr in ("SQ", "UI", "DA", "DT") or (vr == "TM" and "dates" not in context.options):
+        return "inspect"
+    if vr == "PN" or (vr in _TEXT_VRS and tag not in _TECHNICAL_TAGS):
+        return "drop"
+    return "keep"
 
 
 def _safe_private_tags(ds: Dataset) -> set[int]:
     """Return the private tags of ``ds`` the Retain Safe Private option keeps, with their creators."""
     kept: set[int] = set()
-    for element in ds:
-        tag = int(element.tag)
+    for key in ds.keys():  # tags only: no element is decoded for this
+        tag = int(key)
         group, number = tag >> 16, tag & 0xFFFF
         if not group % 2 or number < 0x1000:
             continue
@@ -419,7 +451,7 @@ def _clean_element(element: DataElement, context: _Context) -> DataElement | Non
         return _clean_unlisted(element, context)
     action = row.action(context.options)
     if action == "K":
-        return copy.deepcopy(element)
+        return _clean_unlisted(element, context) if vr == "SQ" else _copied(element)
     if vr == "SQ":
         if action.endswith("U*") or action == "U":
             return _with_value(element, _clean_sequence(element.value, context))
@@ -454,10 +486,10 @@ def _clean_unlisted(element: DataElement, context: _Context) -> DataElement | No
     if vr in ("DA", "DT"):
         return _shifted(element, context) if "dates" in context.options else None
     if vr == "TM":
-        return copy.deepcopy(element) if "dates" in context.options else None
+        return _copied(element) if "dates" in context.options else None
     if vr in _TEXT_VRS and element.keyword not in TECHNICAL_TEXT:
         return None
-    return copy.deepcopy(element)
+    return _copied(element)
 
 
 def _clean_sequence(items: Iterable[Dataset], context: _Context) -> Sequence:
@@ -466,6 +498,12 @@ def _clean_sequence(items: Iterable[Dataset], context: _Context) -> Sequence:
 
 def _with_value(element: DataElement, value: object) -> DataElement:
     return DataElement(element.tag, element.VR, value)
+
+
+def _copied(element: DataElement) -> DataElement:
+    """Return a copy of a non-sequence element (values are immutable but for multi-values, copied here)."""
+    value = element.value
+    return DataElement(element.tag, element.VR, list(value) if isinstance(value, MultiValue) else value)
 
 
 def _map_uids(value: object, context: _Context) -> object:
@@ -483,7 +521,7 @@ def _map_uids(value: object, context: _Context) -> object:
 def _shifted(element: DataElement, context: _Context) -> DataElement | None:
     """Return a date or datetime element moved by the patient's shift (times of day are kept)."""
     if element.VR == "TM":
-        return copy.deepcopy(element)
+        return _copied(element)
     values = element.value if isinstance(element.value, MultiValue | list) else [element.value]
     shifted = []
     for value in values:
@@ -536,9 +574,16 @@ def _identifier_patterns(ds: Dataset) -> tuple[re.Pattern[str], ...]:
             tokens.add(text)
             tokens.update(t for t in re.split(r"[\^\s,;/]+", text) if len(t) >= 3 and not t.isdigit())
             tokens.update(t for t in re.split(r"[\^\s,;/]+", text) if t.isdigit() and len(t) >= 3)
-    ordered = sorted(tokens, key=len, reverse=True)  # whole values before their parts
-    boundary = r"(?<![^\W_]){}(?![^\W_])"
-    return tuple(re.compile(boundary.format(re.escape(t)), re.IGNORECASE) for t in ordered)
+    return _alternation(tuple(sorted(tokens, key=lambda t: (-len(t), t))))  # whole values before parts
+
+
+@functools.lru_cache(maxsize=256)
+def _alternation(tokens: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """Return one pattern matching any of the tokens as a whole word (the files of a series share it)."""
+    if not tokens:
+        return ()
+    words = "|".join(re.escape(t) for t in tokens)
+    return (re.compile(rf"(?<![^\W_])(?:{words})(?![^\W_])", re.IGNORECASE),)
 
 
 def _clean_text(text: str, identifiers: tuple[re.Pattern[str], ...]) -> str:
