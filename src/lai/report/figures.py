@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from lai.data.taxonomy import DIAGNOSES
@@ -75,6 +76,13 @@ def _new_figure(width: float, height: float) -> Figure:
         figure = Figure(figsize=(width, height), layout="constrained")
         FigureCanvasAgg(figure)
     return figure
+
+
+def shown(number: float | None, digits: int = 3) -> str:
+    """Return a number rounded for display (no negative zero), an en dash when undefined (None or NaN)."""
+    if number is None or not np.isfinite(number):
+        return "\u2013"
+    return f"{round(float(number), digits) + 0.0:.{digits}f}"
 
 
 def _legend(axes: Any, binary: bool, loc: str) -> None:
@@ -183,7 +191,7 @@ def roc_figure(result: ValidationResult, data: dict[str, Any]) -> str:
                     where="post",
                     color="C0",
                     linewidth=1.8,
-                    label=f"AUC {auc.value:.2f} ({auc.ci_low:.2f} to {auc.ci_high:.2f})",
+                    label=f"AUC {shown(auc.value, 2)} ({shown(auc.ci_low, 2)} to {shown(auc.ci_high, 2)})",
                 )
             axes.set_title(
                 f"ROC: {class_label(result.target, result.classes[1])} vs {class_label(result.target, result.classes[0])}"
@@ -198,7 +206,7 @@ def roc_figure(result: ValidationResult, data: dict[str, Any]) -> str:
                     color=f"C{(index + 1) % 10}",
                     linewidth=0.9,
                     alpha=0.8,
-                    label=f"{class_label(result.target, curve['class'])} ({class_auc:.2f})",
+                    label=f"{class_label(result.target, curve['class'])} ({shown(class_auc, 2)})",
                 )
             if "macro_tpr" in data:
                 axes.plot(
@@ -206,7 +214,7 @@ def roc_figure(result: ValidationResult, data: dict[str, Any]) -> str:
                     np.array(data["macro_tpr"], dtype=float),
                     color="black",
                     linewidth=2,
-                    label=f"mean ({auc.value:.2f}, {auc.ci_low:.2f} to {auc.ci_high:.2f})",
+                    label=f"mean ({shown(auc.value, 2)}, {shown(auc.ci_low, 2)} to {shown(auc.ci_high, 2)})",
                 )
             axes.set_title("ROC: each lesion type against the rest")
         axes.set_xlabel("1 - specificity (false-positive rate)")
@@ -255,7 +263,7 @@ def pr_figure(result: ValidationResult, data: dict[str, Any]) -> str:
                 where="post",
                 color=colour,
                 linewidth=1.8 if binary else 0.9,
-                label=f"{name} (AP {curve['average_precision']:.2f})",
+                label=f"{name} (AP {shown(curve['average_precision'], 2)})",
             )
             axes.axhline(curve["prevalence"], color=colour, linestyle=":", linewidth=0.8)
         axes.set_xlabel("sensitivity (recall)")
@@ -372,12 +380,12 @@ def calibration_figure(result: ValidationResult, data: dict[str, Any]) -> str:
                     markersize=4,
                     linewidth=1.4,
                     capsize=2,
-                    label=f"{name}: slope {entry['slope']:.2f}, intercept {entry['intercept']:.2f}",
+                    label=f"{name}: slope {shown(entry['slope'], 2)}, intercept {shown(entry['intercept'], 2)}",
                 )
                 axes.text(
                     0.02,
                     0.97,
-                    f"ECE {entry['ece']:.3f}\nBrier {data['brier']:.3f}",
+                    f"ECE {shown(entry['ece'])}\nBrier {shown(data['brier'])}",
                     transform=axes.transAxes,
                     va="top",
                     fontsize=7,
@@ -390,7 +398,7 @@ def calibration_figure(result: ValidationResult, data: dict[str, Any]) -> str:
                     marker="o",
                     markersize=3,
                     linewidth=0.9,
-                    label=f"{name} (slope {entry['slope']:.2f})",
+                    label=f"{name} (slope {shown(entry['slope'], 2)})",
                 )
         axes.set_xlim(0, 1)
         axes.set_ylim(0, 1.02)
@@ -512,6 +520,7 @@ def search_figure(search: pd.DataFrame, metric: str) -> str:
         axes.scatter(trial, score, s=8, color="C0", alpha=0.6, label="trial")
         best = pd.Series(score).cummax().to_numpy()
         axes.step(trial, best, where="post", color="C3", linewidth=1.5, label="best so far")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel("trial")
         axes.set_ylabel(f"inner cross-validation {metric}")
         axes.legend(loc="lower right", fontsize=7, frameon=False)

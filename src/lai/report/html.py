@@ -18,7 +18,6 @@ Mitchell M et al. (2019). Model cards for model reporting. FAT* 2019:220-229.
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 from collections.abc import Mapping, Sequence
@@ -34,7 +33,7 @@ from lai import __version__
 from lai.data.taxonomy import DIAGNOSES, is_malignant
 from lai.files import write_json_atomic, write_text_atomic
 from lai.report import figures
-from lai.report.figures import class_label
+from lai.report.figures import class_label, shown
 from lai.validation.bootstrap import Estimate, json_number
 from lai.validation.crossval import HEADLINE_NAMES, ValidationResult
 from lai.validation.metrics import CLASS_METRIC_NAMES
@@ -130,18 +129,11 @@ def cohort_table(cases: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFrame:
 # --- Display helpers ---
 
 
-def _show(number: float | None, digits: int = 3) -> str:
-    """Return a number rounded for display (no negative zero), an en dash when undefined."""
-    if number is None or not math.isfinite(number):
-        return "\u2013"
-    return f"{round(number, digits) + 0.0:.{digits}f}"
-
-
 def _interval(estimate: Estimate, digits: int = 3) -> dict[str, str]:
     """Return an estimate's value and 95% CI as display strings (an en dash where undefined)."""
     return {
-        "value": _show(estimate.value, digits),
-        "ci": f"{_show(estimate.ci_low, digits)} to {_show(estimate.ci_high, digits)}",
+        "value": shown(estimate.value, digits),
+        "ci": f"{shown(estimate.ci_low, digits)} to {shown(estimate.ci_high, digits)}",
     }
 
 
@@ -208,8 +200,8 @@ def _scheme_context(result: ValidationResult, data: Mapping[str, Any]) -> dict[s
                 "held_out": s["held_out"],
                 "n_train": s["n_train"],
                 "n_test": s["n_test"],
-                "auc": _show(s["auc"], 2),
-                "balanced_accuracy": _show(s["balanced_accuracy"], 2),
+                "auc": shown(s["auc"], 2),
+                "balanced_accuracy": shown(s["balanced_accuracy"], 2),
             }
             for s in result.per_split
         ],
@@ -252,13 +244,13 @@ def _scheme_context(result: ValidationResult, data: Mapping[str, Any]) -> dict[s
         "calibration": [
             {
                 "label": class_label(result.target, entry["class"]),
-                "intercept": _show(entry["intercept"], 2),
-                "slope": _show(entry["slope"], 2),
-                "ece": _show(entry["ece"], 3),
+                "intercept": shown(entry["intercept"], 2),
+                "slope": shown(entry["slope"], 2),
+                "ece": shown(entry["ece"], 3),
             }
             for entry in calibration["classes"]
         ],
-        "brier": _show(calibration["brier"], 3),
+        "brier": shown(calibration["brier"], 3),
     }
     if data["decision"] is not None:
         context["figures"].append(
@@ -302,16 +294,16 @@ def _headline_sentence(result: ValidationResult) -> str:
         sens, spec = result.metrics["sensitivity"], result.metrics["specificity"]
         return (
             f"{where.capitalize()}, the model told {positive} from {negative} lesions with an AUC of "
-            f"{auc.value:.2f} (95% CI {_show(auc.ci_low, 2)} to {_show(auc.ci_high, 2)}): a randomly chosen "
-            f"{positive} lesion scored higher than a randomly chosen {negative} one {100 * auc.value:.0f}% of "
-            f"the time. Calling the more probable class, it found {100 * sens.value:.0f}% of {positive} lesions "
-            f"(sensitivity) and cleared {100 * spec.value:.0f}% of {negative} ones (specificity)."
+            f"{shown(auc.value, 2)} (95% CI {shown(auc.ci_low, 2)} to {shown(auc.ci_high, 2)}): a randomly chosen "
+            f"{positive} lesion scored higher than a randomly chosen {negative} one {shown(100 * auc.value, 0)}% of "
+            f"the time. Calling the more probable class, it found {shown(100 * sens.value, 0)}% of {positive} lesions "
+            f"(sensitivity) and cleared {shown(100 * spec.value, 0)}% of {negative} ones (specificity)."
         )
     bacc = result.metrics["balanced_accuracy"]
     return (
         f"{where.capitalize()}, the model named the lesion type among {len(result.classes)} types with a mean "
-        f"one-vs-rest AUC of {auc.value:.2f} (95% CI {_show(auc.ci_low, 2)} to {_show(auc.ci_high, 2)}) and a "
-        f"balanced accuracy of {100 * bacc.value:.0f}% (chance: {100 / len(result.classes):.0f}%)."
+        f"one-vs-rest AUC of {shown(auc.value, 2)} (95% CI {shown(auc.ci_low, 2)} to {shown(auc.ci_high, 2)}) and a "
+        f"balanced accuracy of {shown(100 * bacc.value, 0)}% (chance: {100 / len(result.classes):.0f}%)."
     )
 
 
@@ -356,6 +348,7 @@ def search_summary(search: pd.DataFrame, meta: Mapping[str, Any]) -> dict[str, A
         "target": str(meta.get("target", "")),
         "metric": str(meta.get("metric", "score")),
         "budget": meta.get("budget"),
+        "max_trials": (meta.get("params") or {}).get("max_trials"),
         "preset": meta.get("preset"),
         "n_trials": len(search),
         "states": {str(k): int(v) for k, v in states.items()},
@@ -388,30 +381,40 @@ def _search_context(summary: Mapping[str, Any]) -> dict[str, Any]:
         "target": target,
         "title": TASK_TITLES.get(target, target),
         "metric": summary["metric"],
-        "budget": summary["budget"],
+        "limit": _search_limit(summary.get("budget"), summary.get("max_trials")),
         "preset": summary["preset"],
         "n_trials": summary["n_trials"],
         "states": ", ".join(f"{n} {s}" for s, n in summary["states"].items()),
         "best": [
             {
                 **b,
-                "score": _show(b["score"], 3),
-                "duration": _show(b["duration"], 1),
-                "ensemble_weight": _show(b["ensemble_weight"], 2),
+                "score": shown(b["score"], 3),
+                "duration": shown(b["duration"], 1),
+                "ensemble_weight": shown(b["ensemble_weight"], 2),
             }
             for b in summary["best"]
         ],
         "groups": [
             {
                 **g,
-                "mean_score_on": _show(g["mean_score_on"], 3),
-                "mean_score_off": _show(g["mean_score_off"], 3),
-                "ensemble_weight": _show(g["ensemble_weight"], 2),
+                "mean_score_on": shown(g["mean_score_on"], 3),
+                "mean_score_off": shown(g["mean_score_off"], 3),
+                "ensemble_weight": shown(g["ensemble_weight"], 2),
             }
             for g in groups[:20]
         ],
         "figure": figures.search_figure(scores, summary["metric"]) if scores["score"].notna().any() else None,
     }
+
+
+def _search_limit(budget: Any, max_trials: Any) -> str:
+    """Return the search's stopping rule in words: a time budget, a number of trials, or both."""
+    parts = []
+    if budget is not None:
+        parts.append(f"a budget of {float(budget):g} s")
+    if max_trials is not None:
+        parts.append(f"at most {int(max_trials)} trials")
+    return " and ".join(parts) or "no limit"
 
 
 def _robustness_context(robustness: Mapping[str, Any]) -> dict[str, Any]:
@@ -423,11 +426,11 @@ def _robustness_context(robustness: Mapping[str, Any]) -> dict[str, Any]:
         "n_features": int(icc.size),
         "n_robust": int((finite >= threshold).sum()),
         "threshold": threshold,
-        "median_icc": _show(float(finite.median()) if finite.size else float("nan"), 2),
+        "median_icc": shown(float(finite.median()) if finite.size else float("nan"), 2),
         "perturbations": ", ".join(robustness.get("perturbations", [])),
         "n_lesions": robustness.get("n_lesions"),
-        "median_shift": _show(float(np.median(shifts)) if shifts else float("nan"), 3),
-        "max_shift": _show(float(np.max(shifts)) if shifts else float("nan"), 3),
+        "median_shift": shown(float(np.median(shifts)) if shifts else float("nan"), 3),
+        "max_shift": shown(float(np.max(shifts)) if shifts else float("nan"), 3),
         "figure": figures.robustness_figure(finite.to_numpy(), shifts, threshold),
     }
 
@@ -467,8 +470,8 @@ def checklist_items(
     missing = provenance.get("missing_features")
     schemes = sorted({f"{r.scheme_name}: {r.scheme}" for r in results})
     performance = [
-        f"{TASK_TITLES.get(r.target, r.target)}, {r.scheme_name}: AUC {r.metrics['auc'].value:.3f} "
-        f"({_show(r.metrics['auc'].ci_low)} to {_show(r.metrics['auc'].ci_high)}; {r.metrics['auc'].method})"
+        f"{TASK_TITLES.get(r.target, r.target)}, {r.scheme_name}: AUC {shown(r.metrics['auc'].value)} "
+        f"({shown(r.metrics['auc'].ci_low)} to {shown(r.metrics['auc'].ci_high)}; {r.metrics['auc'].method})"
         for r in results
     ]
     calibration = []
@@ -476,13 +479,13 @@ def checklist_items(
         if len(r.classes) == 2:
             data = figures.calibration_data(r)["classes"][0]
             calibration.append(
-                f"{TASK_TITLES.get(r.target, r.target)}, {r.scheme_name}: intercept {_show(data['intercept'], 2)}, "
-                f"slope {_show(data['slope'], 2)}, ECE {_show(data['ece'])}"
+                f"{TASK_TITLES.get(r.target, r.target)}, {r.scheme_name}: intercept {shown(data['intercept'], 2)}, "
+                f"slope {shown(data['slope'], 2)}, ECE {shown(data['ece'])}"
             )
     search_text = (
         "; ".join(
             f"{TASK_TITLES.get(s['target'], s['target'])}: {s['n_trials']} pipelines tried, metric {s['metric']}, "
-            f"budget {s['budget']} s, preset {s['preset']}"
+            f"{_search_limit(s.get('budget'), s.get('max_trials'))}, preset {s['preset']}"
             for s in searches
         )
         or "the estimator given was fitted as is in every split (no search recorded)"
@@ -566,8 +569,8 @@ def model_card(
     estimator = results[0].estimator if results else ""
     synthetic = "synth" in str(provenance.get("dataset", "")).lower()
     evaluation = "; ".join(
-        f"{TASK_TITLES.get(r.target, r.target)} ({r.scheme_name}): AUC {r.metrics['auc'].value:.2f} "
-        f"[{_show(r.metrics['auc'].ci_low, 2)}, {_show(r.metrics['auc'].ci_high, 2)}]"
+        f"{TASK_TITLES.get(r.target, r.target)} ({r.scheme_name}): AUC {shown(r.metrics['auc'].value, 2)} "
+        f"[{shown(r.metrics['auc'].ci_low, 2)}, {shown(r.metrics['auc'].ci_high, 2)}]"
         for r in results
     )
     ensemble = "; ".join(
