@@ -287,6 +287,22 @@ def test_cli_ingest_prints_skipped_files_and_a_summary(source: Path, tmp_path: P
     assert PLANTED["PatientID"].encode() not in mapping.read_bytes()  # encrypted
 
 
+def test_a_series_that_cannot_be_deidentified_fails_alone(tmp_path: Path) -> None:
+    files = write_case_dicom(tmp_path / "in", _images(("t2w", "t1_pre")), _exam())
+    burned = [p for p in files if p.parent == files[0].parent]
+    for path in burned:
+        ds = pydicom.dcmread(path)
+        ds.BurnedInAnnotation = "YES"
+        ds.save_as(path, enforce_file_format=True)
+    report = ingest(
+        tmp_path / "in", tmp_path / "archive", centre="centre-01", secret=SECRET, scheduler="sync"
+    )
+    assert report.converted == 1
+    (failure,) = report.failures
+    assert failure.startswith(str(burned[0])) and "BurnedInAnnotation" in failure
+    assert len(list((tmp_path / "archive" / "dicom" / report.cases[0]).iterdir())) == 1
+
+
 def test_cli_ingest_names_a_missing_source(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,

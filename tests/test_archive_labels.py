@@ -260,3 +260,10 @@ def test_cli_labels_import_fails_with_the_row_and_succeeds_on_a_good_sheet(
     result = CliRunner().invoke(app, ["labels", "import", str(archive), str(good)])
     assert result.exit_code == 0, result.output
     assert "2 lesions in 1 cases" in result.output
+
+
+def test_cli_labels_import_refuses_a_folder_that_is_not_an_archive(tmp_path: Path) -> None:
+    sheet = _sheet(tmp_path / "l.csv", _good_rows("case-x"))
+    result = CliRunner().invoke(app, ["labels", "import", str(tmp_path / "elsewhere"), str(sheet)])
+    assert result.exit_code == 1 and "not an archive" in " ".join(result.output.split())
+    assert not (tmp_path / "elsewhere").exists()

@@ -261,6 +261,8 @@ def prepare_series(task: _SeriesTask) -> _Prepared:
         clean = [deidentify(ds, task.options, pseudonymiser) for ds in originals]
     except BurnedInAnnotationError as error:
         return _failed(task, str(error))
+    except Exception as error:  # any other refusal fails this series only; its text may quote values
+        return _failed(task, f"cannot de-identify ({type(error).__name__})")
     patient = str(clean[0].PatientID)
     head = clean[0]
     case_id = case_id_for(task.centre, str(head.StudyInstanceUID))
@@ -271,7 +273,10 @@ def prepare_series(task: _SeriesTask) -> _Prepared:
         converted = convert_series(Path(task.archive) / dicom_rel, task.work)
     except ConversionError as error:
         return _failed(task, str(error).replace(str(task.archive), "ARCHIVE"))
-    header = SeriesHeader.from_datasets(clean)
+    try:
+        header = SeriesHeader.from_datasets(clean)
+    except Exception as error:  # a header the recogniser cannot read fails this series only
+        return _failed(task, f"cannot read the series header ({type(error).__name__})")
     bvals = tuple(read_bvals(converted.bvals[0])) if len(converted.bvals) == 1 else ()
     return _Prepared(
         source_hash=task.source_hash,

@@ -23,6 +23,12 @@ DbOption = Annotated[
 ]
 
 
+def _require_archive(archive: Path, db: str | None) -> None:
+    """Refuse a folder that is not an archive, rather than create an empty catalog in it."""
+    if db is None and not (archive / "dataset.json").is_file():
+        raise fail(f"{archive}: not an archive (no dataset.json; create one with lai ingest)")
+
+
 def _default_secret_file(centre: str) -> Path:
     return Path.home() / ".config" / "lai" / "secrets" / f"{centre}.key"
 
@@ -101,6 +107,7 @@ def labels_import(
     """Import lesion labels (and masks), validated against the catalog and the taxonomy."""
     from lai.archive.labels import LabelError, import_labels
 
+    _require_archive(archive, db)
     try:
         result = import_labels(archive, sheet, masks=masks, db=db)
     except LabelError as error:
@@ -116,8 +123,7 @@ def qc(
     """Check every series and mask of ARCHIVE; list the findings (exit code 1 if any is an error)."""
     from lai.archive.qc import run_qc
 
-    if not (archive / "dataset.json").is_file() and db is None:
-        raise fail(f"{archive}: not an archive (no dataset.json)")
+    _require_archive(archive, db)
     findings = run_qc(archive, db)
     table = Table(title=f"Quality control of {archive}")
     for column in ("case", "series", "check", "severity", "finding"):
