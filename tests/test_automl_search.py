@@ -124,7 +124,7 @@ def test_the_search_honours_its_time_budget_within_ten_percent():
 @pytest.mark.slow
 def test_successive_halving_stops_weak_trials_at_the_rungs():
     table = synthetic_table(n_lesions=120, n_patients=60)
-    model = AutoClassifier(budget=None, max_trials=14, random_state=0).fit(table, "malignant")
+    model = AutoClassifier(budget=None, max_trials=10, random_state=0).fit(table, "malignant")
     search = model.search_
     pruned = search[search["state"] == "pruned"]
     assert len(pruned) > 0
@@ -162,8 +162,8 @@ def cross_validated_proba(config: dict, table, target: str, splits: list) -> np.
 
 @pytest.mark.slow
 def test_the_ensemble_scores_at_least_its_best_member_out_of_fold():
-    table = sequence_table(n_lesions=150, n_patients=70)
-    model = AutoClassifier(budget=None, max_trials=10, random_state=0).fit(table, "malignant")
+    table = sequence_table(n_lesions=120, n_patients=60)
+    model = AutoClassifier(budget=None, max_trials=6, random_state=0).fit(table, "malignant")
     y = table.target("malignant").to_numpy().astype(int)
     members = model.ensemble_.members
     member_oof = [cross_validated_proba(m.config, table, "malignant", model.inner_splits_) for m in members]
