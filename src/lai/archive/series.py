@@ -391,11 +391,12 @@ def family_probabilities(header: SeriesHeader, model: dict[str, Any] | None = No
     return dict(zip(model["families"], probabilities.tolist(), strict=True))
 
 
-def classify_series(header: SeriesHeader) -> SeriesClass:
+def classify_series(header: SeriesHeader, *, model: dict[str, Any] | None = None) -> SeriesClass:
     """Return the canonical sequence of a series (or ``unknown``), a confidence in [0, 1] and the reason.
 
     A dynamic series' phase is read from its own contrast timing (ContrastBolusStartTime) or, failing
     that, from its description; :func:`order_dynamic_phases` decides with the whole study's timing.
+    ``model`` replaces the shipped classifier (for evaluation).
     """
     words = set(tokens(f"{header.description} {header.protocol_name}"))
     image_type = set(header.image_type)
@@ -411,7 +412,7 @@ def classify_series(header: SeriesHeader) -> SeriesClass:
         return SeriesClass("dwi", 0.99, f"rule: diffusion series, b-values {_b_text(header.b_values)}")
     if "EP" in header.scanning_sequence and "DIFFUSION" not in image_type and "adc" not in words:
         return SeriesClass("unknown", 0.9, "rule: echo-planar series without diffusion weighting")
-    probabilities = family_probabilities(header)
+    probabilities = family_probabilities(header, model)
     family = max(probabilities, key=probabilities.__getitem__)
     confidence = probabilities[family]
     if family == "other":
@@ -477,7 +478,9 @@ def _phase_of(header: SeriesHeader, injection: float | None) -> tuple[str, float
     return "unknown", 0.5, "post-contrast series without injection time or phase in its description"
 
 
-def order_dynamic_phases(headers: Sequence[SeriesHeader]) -> list[SeriesClass]:
+def order_dynamic_phases(
+    headers: Sequence[SeriesHeader], *, model: dict[str, Any] | None = None
+) -> list[SeriesClass]:
     """Return the phase of each dynamic series of one study, in the order given.
 
     The series are put in time order; the injection is the ContrastBolusStartTime the headers carry,
@@ -514,6 +517,6 @@ def order_dynamic_phases(headers: Sequence[SeriesHeader]) -> list[SeriesClass]:
         phase, confidence, why = _phase_of(header, injection)
         if injection is not None and header.start is not None:
             why = f"{why} (injection {how})"
-        dynamic = family_probabilities(header)["dynamic"]
+        dynamic = family_probabilities(header, model)["dynamic"]
         results.append(SeriesClass(phase, dynamic * confidence, f"dynamic T1 (p={dynamic:.2f}); {why}"))
     return results

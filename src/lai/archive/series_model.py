@@ -246,13 +246,15 @@ def synthetic_study_headers(
     seed: int,
     rename_seed: int | None = None,
     transform: Callable[[Any], Any] | None = None,
+    style: int | None = None,
 ) -> list[list[tuple[SeriesHeader, str]]]:
     """Write small synthetic exams as DICOM and return, per study, (header read back, true sequence).
 
     One exam per vendor, field strength and contrast agent (12 exams, 9-10 series each). With
     ``rename_seed``, each study's descriptions and protocol names are rewritten by
     :func:`naming_variant` before the headers are built (held-out naming variants); ``transform``
-    (e.g. de-identification) is applied to every dataset last.
+    (e.g. de-identification) is applied to every dataset last. ``style`` keeps to centres of that
+    naming style (:func:`lai.synth.protocols.centre_style`).
     """
     import pydicom
 
@@ -278,7 +280,7 @@ def synthetic_study_headers(
                 exam = ExamInfo(
                     case_id=f"eval{seed}-{index:02d}",
                     patient_key=f"E{seed}-{index}",
-                    centre=f"centre-{int(rng.integers(100))}",
+                    centre=_centre(rng, style),
                     vendor=vendor,
                     field_strength=field,
                     study_date=datetime.date(2022, 1, 1) + datetime.timedelta(days=int(rng.integers(365))),
@@ -312,25 +314,34 @@ def synthetic_study_headers(
     return studies
 
 
-def recognise_study(headers: Sequence[SeriesHeader]) -> list[str]:
+def _centre(rng: np.random.Generator, style: int | None) -> str:
+    from lai.synth.protocols import centre_style
+
+    while True:
+        centre = f"centre-{int(rng.integers(1000))}"
+        if style is None or centre_style(centre) == style:
+            return centre
+
+
+def recognise_study(headers: Sequence[SeriesHeader], model: dict[str, Any] | None = None) -> list[str]:
     """Return the recognised sequence of each series of one study, as the ingest does it."""
     from lai.data import DYNAMIC_PHASES
 
-    classes = [classify_series(h) for h in headers]
+    classes = [classify_series(h, model=model) for h in headers]
     dynamic = [i for i, c in enumerate(classes) if c.sequence in DYNAMIC_PHASES]
-    for i, c in zip(dynamic, order_dynamic_phases([headers[i] for i in dynamic]), strict=True):
+    for i, c in zip(dynamic, order_dynamic_phases([headers[i] for i in dynamic], model=model), strict=True):
         classes[i] = c
     return [c.sequence for c in classes]
 
 
 def accuracy(
-    studies: Sequence[Sequence[tuple[SeriesHeader, str]]],
+    studies: Sequence[Sequence[tuple[SeriesHeader, str]]], model: dict[str, Any] | None = None
 ) -> tuple[float, int, Counter[tuple[str, str]]]:
     """Return (accuracy, number of series, confusion counts of (truth, predicted) errors)."""
     right = total = 0
     errors: Counter[tuple[str, str]] = Counter()
     for study in studies:
-        predicted = recognise_study([h for h, _ in study])
+        predicted = recognise_study([h for h, _ in study], model)
         for (_, truth), guess in zip(study, predicted, strict=True):
             total += 1
             right += guess == truth
@@ -342,29 +353,43 @@ def accuracy(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evaluate", action="store_true", help="Only print accuracy; do not retrain.")
+    parser.add_argument("--real", type=Path, help="Also classify every <series>/In folder under this path.")
     args = parser.parse_args(argv)
     if not args.evaluate:
         model = train_series_model()
         print(f"wrote {MODEL_PATH} ({model['training']['n_headers']} training headers)")
+    style_zero = fit_series_model(synthetic_headers(TRAIN_SEEDS, styles=(0,)))
+    setups: list[tuple[str, int, int | None, int | None, dict[str, Any] | None]] = [
+        ("vendor naming, held-out seeds 100-102", 100, None, None, None),
+        ("held-out naming variants, seeds 200-202", 200, 200, None, None),
+        ("naming style 1 never seen (model trained on style 0), seeds 300-302", 300, None, 1, style_zero),
+        ("style 1 never seen + naming variants, seeds 400-402", 400, 400, 1, style_zero),
+    ]
     with tempfile.TemporaryDirectory() as tmp:
-        rows: list[tuple[str, float, int, list[tuple[tuple[str, str], int]]]] = []
-        for label, seed, rename in (
-            ("synthetic DICOM, vendor naming, held-out seeds 100-102", 100, None),
-            ("synthetic DICOM, held-out naming variants (seeds 200-202)", 200, 200),
-        ):
+        for label, seed, rename, style, trained in setups:
             studies = [
-                s
+                study
                 for k in range(3)
-                for s in synthetic_study_headers(
+                for study in synthetic_study_headers(
                     Path(tmp) / f"{seed + k}",
                     seed=seed + k,
                     rename_seed=None if rename is None else rename + k,
+                    style=style,
                 )
             ]
-            value, total, errors = accuracy(studies)
-            rows.append((label, value, total, errors.most_common(3)))
-    for label, value, total, common in rows:
-        print(f"{label}: accuracy {value:.3f} on {total} series; most common errors {common}")
+            value, total, errors = accuracy(studies, trained)
+            print(
+                f"synthetic DICOM, {label}: accuracy {value:.3f} on {total} series; errors {errors.most_common(3)}"
+            )
+    if args.real is not None:
+        import pydicom
+
+        for folder in sorted(args.real.rglob("In")):
+            datasets = [pydicom.dcmread(p, stop_before_pixels=True) for p in sorted(folder.iterdir())]
+            result = classify_series(SeriesHeader.from_datasets(datasets))
+            print(
+                f"{folder.parent.relative_to(args.real)}: {result.sequence} ({result.confidence:.2f}; {result.reason})"
+            )
     return 0
 
 
