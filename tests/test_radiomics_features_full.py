@@ -215,7 +215,7 @@ def test_texture_bin_width_replaces_the_default_bin_count() -> None:
         ({"texture_bin_count": 2.5}, "texture_bin_count must be a whole number"),
         ({"force2D": "yes"}, "force2D must be true or false"),
         ({"distances": [0]}, "distances must be a list of positive integers"),
-        ({"imageType": {"LoG": {"sigma": [1.0]}}}, r"PyRadiomics parameters: .*LoG"),
+        ({"imageType": {"Square": {}}}, r"PyRadiomics parameters: .*Square"),
         ({"featureClass": {"glcm": ["Contrast", "Contrst"]}}, r"unknown glcm feature\(s\) \['Contrst'\]"),
     ],
 )

@@ -17,8 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import pywt
+from scipy import ndimage
 
 from lai.imaging import Image, load_image
+from lai.radiomics.filters import laplacian_of_gaussian
 from lai.radiomics.gldm import dependence_matrix, gldm_features
 from lai.radiomics.pyradiomics_compat import (
     PyRadiomicsParamsError,
@@ -211,10 +214,72 @@ def test_voxel_based_parameter_section_is_refused_by_name() -> None:
         read_pyradiomics_params({"setting": {}, "voxelSetting": {"kernelRadius": 2}})
 
 
-@pytest.mark.parametrize("image_type", ["LoG", "Wavelet"])
-def test_filtered_image_types_are_refused_by_name(image_type: str) -> None:
+@pytest.mark.parametrize("image_type", ["Square", "Gradient", "LBP3D"])
+def test_other_filtered_image_types_are_refused_by_name(image_type: str) -> None:
     with pytest.raises(PyRadiomicsParamsError, match=image_type):
         read_pyradiomics_params({"imageType": {"Original": {}, image_type: {}}})
+
+
+@pytest.mark.parametrize(
+    ("image_type", "message"),
+    [
+        ({"LoG": {}}, "LoG needs sigma"),
+        ({"LoG": {"sigma": [1.0, -2.0]}}, "LoG needs sigma"),
+        ({"Wavelet": {"wavelet": "db7"}}, "wavelet='db7'"),
+        ({"Wavelet": {"level": 2}}, "only level 1"),
+        ({"LoG": {"sigma": [1.0], "resampledPixelSpacing": [1, 1, 1]}}, "cannot be set per image type"),
+    ],
+)
+def test_bad_filter_image_types_are_refused(image_type: dict[str, object], message: str) -> None:
+    with pytest.raises(PyRadiomicsParamsError, match=message):
+        read_pyradiomics_params({"imageType": image_type})
+
+
+def filter_case() -> tuple[Image, Image]:
+    """A smooth random 24 x 20 x 16 image (even sizes, as pywt.swtn needs) and a ball well inside it."""
+    rng = np.random.default_rng(3)
+    values = ndimage.gaussian_filter(rng.normal(100.0, 20.0, (24, 20, 16)), 1.0)
+    i, j, k = np.indices(values.shape)
+    mask = ((i - 12) ** 2 + (j - 10) ** 2 + (k - 8) ** 2 <= 16).astype(np.uint8)
+    affine = np.diag([1.0, 1.25, 2.0, 1.0])
+    return Image(values, affine), Image(mask, affine)
+
+
+def test_wavelet_image_type_gives_pywt_swtn_sub_bands_inside_the_roi() -> None:
+    image, mask = filter_case()
+    params = {
+        "imageType": {"Wavelet": {"binWidth": 1}},
+        "featureClass": {"firstorder": ["Mean", "Maximum"]},
+        "setting": {"binWidth": 25},
+    }
+    found = pyradiomics_features(image, mask, params)
+    assert len(found) == 8 * 2 and not any(name.startswith("original_") for name in found)
+    # PyRadiomics filters the whole image with pywt.swtn; its keys read a (low) / d (high) per axis
+    bands = pywt.swtn(np.asarray(image.array), "coif1", level=1, start_level=0)[0]
+    inside = np.asarray(mask.array) > 0
+    for key, response in bands.items():
+        name = "wavelet-" + key.replace("a", "L").replace("d", "H")
+        assert found[f"{name}_firstorder_Mean"] == pytest.approx(response[inside].mean(), rel=1e-9), name
+        assert found[f"{name}_firstorder_Maximum"] == pytest.approx(response[inside].max(), rel=1e-9), name
+
+
+def test_log_image_type_filters_the_whole_image_inside_the_roi_with_pyradiomics_names() -> None:
+    image, mask = filter_case()
+    params = {
+        "imageType": {"Original": {}, "LoG": {"sigma": [1.0, 2.5]}},
+        "featureClass": {"firstorder": ["Median"], "glcm": ["Contrast"]},
+    }
+    found = pyradiomics_features(image, mask, params)
+    assert sorted(found) == sorted(
+        f"{prefix}_{name}"
+        for prefix in ("original", "log-sigma-1-0-mm-3D", "log-sigma-2-5-mm-3D")
+        for name in ("firstorder_Median", "glcm_Contrast")
+    )
+    inside = np.asarray(mask.array) > 0
+    for sigma in (1.0, 2.5):
+        whole = laplacian_of_gaussian(image.array, image.spacing, sigma, normalise="pyradiomics")
+        name = f"log-sigma-{sigma:g}-0-mm-3D" if sigma == 1.0 else "log-sigma-2-5-mm-3D"
+        assert found[f"{name}_firstorder_Median"] == pytest.approx(np.median(whole[inside]), rel=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -127,11 +127,18 @@ def feature_names(settings: Mapping[str, Any]) -> list[str]:
     """
     params = settings.get("pyradiomics_params")
     if params is not None:
-        return [
-            f"original_{family}_{name}"
-            for family, wanted in params["featureClass"].items()
-            for name in (wanted or FAMILY_FEATURES[family])
-        ]
+        from lai.radiomics.pyradiomics_compat import image_type_prefixes  # it builds on this module
+
+        chosen = params["featureClass"]
+        prefixes = image_type_prefixes(params)
+        names = []
+        if "shape" in chosen and "original" not in prefixes:  # shape is named under original regardless
+            names += [f"original_shape_{name}" for name in (chosen["shape"] or shape.FEATURE_NAMES)]
+        for prefix in prefixes:
+            for family, wanted in chosen.items():
+                if family != "shape" or prefix == "original":
+                    names += [f"{prefix}_{family}_{name}" for name in (wanted or FAMILY_FEATURES[family])]
+        return names
     classes = settings["feature_classes"]
     names = [f"original_shape_{name}" for name in shape.FEATURE_NAMES] if "shape" in classes else []
     for image_type in image_type_names(settings):

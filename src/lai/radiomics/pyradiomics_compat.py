@@ -46,9 +46,10 @@ and ``setting`` (see :func:`read_pyradiomics_params`), the path of such a YAML f
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ import numpy as np
 from scipy import ndimage
 
 from lai.imaging import Image
-from lai.radiomics import firstorder, glrlm, glszm, ngtdm, shape
+from lai.radiomics import filters, firstorder, glrlm, glszm, ngtdm, shape
 from lai.radiomics.discretisation import discretise_fixed_bin_count, discretise_fixed_bin_width
 from lai.radiomics.extract import (
     RadiomicsError,
@@ -67,14 +68,19 @@ from lai.radiomics.extract import (
     single_voxel_texture,
 )
 from lai.radiomics.gldm import gldm_features
-from lai.radiomics.settings import read_settings_file
+from lai.radiomics.settings import WAVELETS, read_settings_file
 from lai.radiomics.texture import flat_step, roi_neighbourhood
 
 FAMILIES: tuple[str, ...] = ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
 """Feature classes of this mode, in PyRadiomics' spelling."""
 
-IMAGE_TYPES: tuple[str, ...] = ("Original",)
-"""Image types of this mode; PyRadiomics' filtered types (LoG, Wavelet, Square, ...) are refused."""
+IMAGE_TYPES: tuple[str, ...] = ("Original", "LoG", "Wavelet")
+"""Image types of this mode; PyRadiomics' other filtered types (Square, Gradient, LBP3D, ...) are refused."""
+
+_TYPE_SETTINGS = frozenset(
+    {"binWidth", "binCount", "distances", "symmetricalGLCM", "weightingNorm", "gldm_a", "voxelArrayShift"}
+)
+"""Settings a LoG or Wavelet image type may set for itself (PyRadiomics' per-image-type custom settings)."""
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     "binWidth": 25,
@@ -174,6 +180,7 @@ def read_pyradiomics_params(params: Mapping[str, Any] | str | os.PathLike[str]) 
             f"supported: {list(IMAGE_TYPES)}"
         )
         raise PyRadiomicsParamsError(msg)
+    general = {**(raw.get("setting") or {}), **dict(image_types.get("Original") or {})}
     feature_class = raw.get("featureClass")
     if feature_class is None:
         feature_class = dict.fromkeys(FAMILIES)
@@ -181,12 +188,47 @@ def read_pyradiomics_params(params: Mapping[str, Any] | str | os.PathLike[str]) 
     if unknown:
         msg = f"Feature class(es) {unknown} are not part of this mode; supported: {list(FAMILIES)}"
         raise PyRadiomicsParamsError(msg)
-    custom = dict(image_types.get("Original") or {})
+    parsed_types: dict[str, dict[str, Any]] = {}
+    if "Original" in image_types:
+        parsed_types["Original"] = dict(image_types.get("Original") or {})
+    for name in ("LoG", "Wavelet"):
+        if name in image_types:
+            parsed_types[name] = _filter_type(name, dict(image_types[name] or {}), general)
     return {
-        "imageType": {"Original": custom},
+        "imageType": parsed_types,
         "featureClass": {name: (list(names) if names else None) for name, names in feature_class.items()},
-        "setting": _settings({**(raw.get("setting") or {}), **custom}),
+        "setting": _settings(general),
     }
+
+
+def _filter_type(name: str, options: dict[str, Any], general: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a LoG (``sigma``) or Wavelet (``wavelet``) image type's filter options and complete settings."""
+    parsed: dict[str, Any] = {}
+    if name == "LoG":
+        sigma = options.pop("sigma", None)
+        if (
+            not isinstance(sigma, list | tuple)
+            or not sigma
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in sigma)
+        ):
+            msg = f"Image type LoG needs sigma: a list of sigmas > 0 mm, found {sigma!r}"
+            raise PyRadiomicsParamsError(msg)
+        parsed["sigma"] = [float(v) for v in sigma]
+    else:
+        parsed["wavelet"] = options.pop("wavelet", "coif1")
+        if parsed["wavelet"] not in WAVELETS:
+            msg = f"Image type Wavelet: wavelet={parsed['wavelet']!r} is not supported; use one of {list(WAVELETS)}"
+            raise PyRadiomicsParamsError(msg)
+        level, start = options.pop("level", 1), options.pop("start_level", 0)
+        if level != 1 or start != 0:
+            msg = f"Image type Wavelet: only level 1 and start_level 0 are supported, found {level}, {start}"
+            raise PyRadiomicsParamsError(msg)
+    refused = sorted(str(key) for key in options if key not in _TYPE_SETTINGS)
+    if refused:
+        msg = f"Image type {name}: setting(s) {refused} cannot be set per image type; allowed: {sorted(_TYPE_SETTINGS)}"
+        raise PyRadiomicsParamsError(msg)
+    parsed["setting"] = _settings({**general, **options})
+    return parsed
 
 
 def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
@@ -648,6 +690,7 @@ def pyradiomics_features(
     # every family sees only the ROI and its neighbours: work on the ROI's box grown by the neighbourhood
     # reach (and one voxel for the shape's mesh), which gives the same matrices as the whole image
     box = _roi_box(labelled, margin=max(int(d) for d in setting["distances"]) + 1)
+    labelled_full = labelled
     labelled = labelled[box]
     intensities = np.asarray(array[box], dtype=np.float64)
     region = labelled
@@ -656,6 +699,37 @@ def pyradiomics_features(
         if not region.any():
             msg = f"Resegmentation {setting['resegmentRange']} ({setting['resegmentMode']}) leaves no voxel ({source})"
             raise RadiomicsError(msg)
+    box_affine = affine.copy()
+    box_affine[:3, 3] += box_affine[:3, :3] @ np.array([part.start for part in box], dtype=float)
+    voxel_volume = float(abs(np.linalg.det(affine[:3, :3])))
+    families = dict(parsed["featureClass"])
+    n_voxels = int(region.sum())
+    single = single_voxel_texture(list(families), label, source) if n_voxels == 1 else {}
+    features: dict[str, float] = {}
+    if "shape" in families:
+        computed = shape.shape_features(region if setting["resegmentShape"] else labelled, box_affine)
+        features.update(_selected("original", "shape", computed, families["shape"]))
+    families.pop("shape", None)
+    if "Original" in parsed["imageType"]:
+        computed_all = _image_features(intensities, region, families, setting, voxel_volume, single)
+        for family, computed in computed_all.items():
+            features.update(_selected("original", family, computed, families[family]))
+    for prefix, response, type_setting in _filtered_responses(array, labelled_full, affine, box, parsed):
+        computed_all = _image_features(response, region, families, type_setting, voxel_volume, single)
+        for family, computed in computed_all.items():
+            features.update(_selected(prefix, family, computed, families[family]))
+    return features
+
+
+def _image_features(
+    intensities: np.ndarray,
+    region: np.ndarray,
+    families: Mapping[str, Any],
+    setting: Mapping[str, Any],
+    voxel_volume: float,
+    single: Mapping[str, dict[str, float]],
+) -> dict[str, dict[str, float]]:
+    """Return ``{family: {Feature: value}}`` of the intensity families on one image (ROI box arrays)."""
     values = intensities[region]
     levels = np.zeros(region.shape, dtype=np.int64)
     levels[region] = pyradiomics_levels(values, setting)
@@ -664,34 +738,104 @@ def pyradiomics_features(
     slice_axis = 2 - int(setting["force2Ddimension"])
     texture_levels = np.moveaxis(levels, slice_axis, -1)
     texture_mask = np.moveaxis(region, slice_axis, -1)
-    box_affine = affine.copy()
-    box_affine[:3, 3] += box_affine[:3, :3] @ np.array([part.start for part in box], dtype=float)
-    features: dict[str, float] = {}
-    single = single_voxel_texture(list(parsed["featureClass"]), label, source) if values.size == 1 else {}
-    for family, wanted in parsed["featureClass"].items():
+    computed: dict[str, dict[str, float]] = {}
+    for family in families:
         if family == "firstorder":
-            computed = firstorder.firstorder_features(
+            computed[family] = firstorder.firstorder_features(
                 values,
-                voxel_volume=float(abs(np.linalg.det(affine[:3, :3]))),
+                voxel_volume=voxel_volume,
                 bin_width=setting["binWidth"],
                 bin_count=setting["binCount"],
                 shift=float(setting["voxelArrayShift"]),
             )
-        elif family == "shape":
-            computed = shape.shape_features(region if setting["resegmentShape"] else labelled, box_affine)
         elif family in single:
-            computed = single[family]
+            computed[family] = dict(single[family])
         else:
-            computed = _TEXTURE[family](texture_levels, texture_mask, setting)
-        missing = sorted(set(wanted or ()) - set(computed))
-        if missing:
-            msg = f"Unknown {family} feature(s) {missing}; known: {sorted(computed)}"
-            raise RadiomicsError(msg)
-        features.update(
-            {
-                f"original_{family}_{name}": value
-                for name, value in computed.items()
-                if not wanted or name in wanted
-            }
+            computed[family] = _TEXTURE[family](texture_levels, texture_mask, setting)
+    return computed
+
+
+def _selected(
+    prefix: str, family: str, computed: Mapping[str, float], wanted: Sequence[str] | None
+) -> dict[str, float]:
+    """Return ``{<prefix>_<family>_<Feature>: value}`` of the ``wanted`` features (all when None)."""
+    missing = sorted(set(wanted or ()) - set(computed))
+    if missing:
+        msg = f"Unknown {family} feature(s) {missing}; known: {sorted(computed)}"
+        raise RadiomicsError(msg)
+    return {
+        f"{prefix}_{family}_{name}": value for name, value in computed.items() if not wanted or name in wanted
+    }
+
+
+def image_type_prefixes(parsed: Mapping[str, Any]) -> list[str]:
+    """Return the feature-name prefixes of the parsed parameters' image types, in PyRadiomics' spelling.
+
+    ``original``, ``log-sigma-<sigma>-mm-3D`` per sigma, ``wavelet-<band>`` per sub-band.
+    """
+    types = parsed["imageType"]
+    prefixes = ["original"] if "Original" in types else []
+    prefixes += [filters.filter_name("log", sigma_mm=s) for s in types.get("LoG", {}).get("sigma", [])]
+    if "Wavelet" in types:
+        prefixes += [filters.filter_name("wavelet", band=band) for band in filters.SUBBANDS]
+    return prefixes
+
+
+def _filtered_responses(
+    array: np.ndarray,
+    region: np.ndarray,
+    affine: np.ndarray,
+    box: tuple[slice, ...],
+    parsed: Mapping[str, Any],
+) -> Iterator[tuple[str, np.ndarray, dict[str, Any]]]:
+    """Yield (prefix, response on ``box``, settings) of each LoG sigma and wavelet sub-band.
+
+    Filters run on a padded crop around the ROI (``filters.filtered_in_crop``), which equals filtering
+    the whole image inside the ROI: LoG with mirror padding and PyRadiomics' scale normalisation
+    (``sigma^2`` times the LoG of the sampled Gaussian kernel, not SimpleITK's recursive approximation);
+    wavelets with periodic padding, as ``pywt.swtn``, which PyRadiomics uses.
+    """
+    types = parsed["imageType"]
+    image = Image(np.asarray(array, dtype=np.float64), affine)
+    spacing = image.spacing
+    if "LoG" in types:
+        for sigma in types["LoG"]["sigma"]:
+            log = functools.partial(
+                filters.laplacian_of_gaussian, spacing=spacing, sigma_mm=sigma, normalise="pyradiomics"
+            )
+            response, crop = filters.filtered_in_crop(image, region, log, filters.log_margin_mm(sigma))
+            yield (
+                filters.filter_name("log", sigma_mm=sigma),
+                _on_box(response, crop, box),
+                types["LoG"]["setting"],
+            )
+    if "Wavelet" in types:
+        wavelet = types["Wavelet"]["wavelet"]
+        bands, crop = filters.filtered_in_crop(
+            image,
+            region,
+            functools.partial(filters.wavelet_subbands, wavelet=wavelet, padding="periodic"),
+            filters.wavelet_margin_mm(wavelet, spacing),
+            padding="periodic",
         )
-    return features
+        for band, response in bands.items():
+            yield (
+                filters.filter_name("wavelet", band=band),
+                _on_box(response, crop, box),
+                types["Wavelet"]["setting"],
+            )
+
+
+def _on_box(response: np.ndarray, crop: tuple[slice, ...], box: tuple[slice, ...]) -> np.ndarray:
+    """Return ``response`` (covering ``crop`` of the image) on ``box``, 0 where the crop does not reach."""
+    out = np.zeros(tuple(b.stop - b.start for b in box))
+    source = tuple(
+        slice(max(b.start, c.start) - c.start, min(b.stop, c.stop) - c.start)
+        for b, c in zip(box, crop, strict=True)
+    )
+    target = tuple(
+        slice(max(b.start, c.start) - b.start, min(b.stop, c.stop) - b.start)
+        for b, c in zip(box, crop, strict=True)
+    )
+    out[target] = response[source]
+    return out
