@@ -319,7 +319,8 @@ def data_card(source: Dataset, *, name: str, version: str, train: Sequence[str],
         f"{int((lesions['split'] == 'test').sum())} lesions, labels withheld (scored by the portal).",
         "",
         "The split is grouped by patient (no patient has cases on both sides) and stratified by centre and "
-        "diagnosis. Dates are shifted per patient; identifiers are pseudonyms.",
+        "diagnosis. In archives made by `lai ingest`, dates are shifted per patient and identifiers are "
+        "pseudonyms (DICOM PS3.15 Annex E).",
         "",
         "## Cases by centre",
         "",
@@ -335,7 +336,8 @@ def data_card(source: Dataset, *, name: str, version: str, train: Sequence[str],
     ]
     for column, title in (("vendor", "Cases by vendor"), ("field_strength", "Cases by field strength (T)")):
         if column in cases.columns:
-            lines += [f"## {title}", "", _table(pd.crosstab(cases[column].astype(str), cases["split"]))]
+            counts = pd.crosstab(cases[column].astype(str), cases["split"])
+            lines += [f"## {title}", "", _table(counts.reindex(columns=["train", "test"], fill_value=0))]
     available = pd.DataFrame(
         [
             {
