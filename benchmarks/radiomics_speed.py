@@ -8,7 +8,8 @@ A deterministic phantom (256 x 256 x 48 voxels of 1.5 x 1.5 x 5 mm, liver in an 
 holds a 3 cm and a 10 cm lesion, irregular and heterogeneous, written as NIfTI to a temporary folder.
 Each tool, lesion and setting runs in a fresh subprocess on one thread (OMP/MKL/OPENBLAS/ITK/numba
 threads = 1): the image and mask are read, one warm-up extraction runs, then the median of ``repeats``
-timed extractions is reported with the process's peak resident memory (``ru_maxrss``).
+timed extractions (wall and CPU seconds) is reported with the process's peak resident memory
+(``ru_maxrss``). On a busy machine compare the CPU ratios: wall time includes waiting for a core.
 
 Settings: ``original`` is firstorder, shape, glcm, glrlm, glszm, gldm, ngtdm on the image; ``filtered``
 adds the 8 coif1 wavelet sub-bands and the LoG at sigma 1, 2, 3 mm, each with every family but shape
@@ -205,14 +206,15 @@ def report(extract, version):
     n_features = extract()
     warm_up = time.perf_counter() - start
     repeats = max(1, min(REPEATS, int(BUDGET // max(warm_up, 1e-6))))
-    seconds = []
+    seconds, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         extract()
         seconds.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": statistics.median(seconds), "repeats": repeats, "peak_mb": peak_mb,
-                      "features": n_features, "version": version}))
+    print(json.dumps({"seconds": statistics.median(seconds), "cpu_seconds": statistics.median(cpu),
+                      "repeats": repeats, "peak_mb": peak_mb, "features": n_features, "version": version}))
 """
 
 WORKERS = {
@@ -409,21 +411,41 @@ def time_tool(
     return dict(json.loads(lines[-1]))
 
 
-Row = tuple[str, str, str, str, str, str, str]
+Row = tuple[str, str, str, str, str, str, str, str, str]
 
 
 def table_rows(lesion: str, setting: str, reports: dict[str, dict[str, object]]) -> list[Row]:
-    """Return one table row per tool: seconds, ratio PyRadiomics / tool, peak MB, notes (or the error)."""
-    reference = reports.get("pyradiomics", {}).get("seconds")
+    """Return one table row per tool: wall and CPU seconds, ratios PyRadiomics / tool, peak MB, notes.
+
+    On a shared machine the wall time of a one-thread process includes the time it waits for a core;
+    its CPU time does not, so the CPU ratio is the steadier comparison there.
+    """
+    reference = reports.get("pyradiomics", {})
     rows = []
     for name, report in reports.items():
         if "error" in report:
-            rows.append((name, lesion, setting, "-", "-", "-", str(report["error"])))
+            rows.append((name, lesion, setting, "-", "-", "-", "-", "-", str(report["error"])))
             continue
         seconds = float(report["seconds"])  # type: ignore[arg-type]
-        ratio = f"{float(reference) / seconds:.1f}x" if reference else "-"  # type: ignore[arg-type]
+        cpu = float(report.get("cpu_seconds", float("nan")))  # type: ignore[arg-type]
+        ratio = f"{float(reference['seconds']) / seconds:.1f}x" if "seconds" in reference else "-"  # type: ignore[arg-type]
+        cpu_ratio = (
+            f"{float(reference['cpu_seconds']) / cpu:.1f}x" if "cpu_seconds" in reference and cpu > 0 else "-"  # type: ignore[arg-type]
+        )
         note = f"v{report['version']}, {report['features']} features, n={report['repeats']}"
-        rows.append((name, lesion, setting, f"{seconds:.3f}", ratio, f"{report['peak_mb']:.0f}", note))
+        rows.append(
+            (
+                name,
+                lesion,
+                setting,
+                f"{seconds:.3f}",
+                ratio,
+                f"{cpu:.3f}",
+                cpu_ratio,
+                f"{report['peak_mb']:.0f}",
+                note,
+            )
+        )
     return rows
 
 
@@ -461,7 +483,17 @@ def main() -> None:
                     )
                     print(f"  {tool.name:12s} {lesion:5s} {setting:9s} {reports[tool.name]}", flush=True)
                 rows += table_rows(lesion, setting, reports)
-    header = ("tool", "lesion", "setting", "s/lesion", "PyRadiomics s / tool s", "peak MB", "notes")
+    header = (
+        "tool",
+        "lesion",
+        "setting",
+        "s/lesion",
+        "PyRadiomics s / tool s",
+        "CPU s/lesion",
+        "PyRadiomics CPU s / tool CPU s",
+        "peak MB",
+        "notes",
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
