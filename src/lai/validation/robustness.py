@@ -308,8 +308,8 @@ def case_rng(seed: int, *parts: str) -> np.random.Generator:
 def extract_perturbed_case(task: PerturbedCaseTask) -> CaseFeatures:
     """Return one case's features after perturbing its images or masks (``lai.radiomics.table.extract_case``).
 
-    The perturbed files are written to a temporary Dataset-shaped folder (the unchanged ones are linked),
-    so the extraction is exactly the feature table's.
+    The perturbed files are written (gzip level 0: they are read once) to a temporary Dataset-shaped
+    folder, the unchanged ones linked, so the extraction is exactly the feature table's.
     """
     if task.perturbation is None:
         return extract_case(task.case)
@@ -327,7 +327,7 @@ def extract_perturbed_case(task: PerturbedCaseTask) -> CaseFeatures:
             if perturbation.segmentation and rel != liver_mask_relpath(case.case_id):
                 rng = case_rng(task.seed, case.case_id, perturbation.name, rel)
                 _, moved = perturb_case(reference, load_image(root / rel), perturbation, rng)
-                save_image(moved, target / rel)
+                save_image(moved, target / rel, compresslevel=0)
             else:
                 _link(root / rel, target / rel)
         for sequence in case.sequences:
@@ -339,7 +339,7 @@ def extract_perturbed_case(task: PerturbedCaseTask) -> CaseFeatures:
             labels = load_image(own) if own.is_file() else reference
             rng = case_rng(task.seed, case.case_id, perturbation.name, rel)
             image, _ = perturb_case(load_image(root / rel), labels, perturbation, rng)
-            save_image(image, target / rel)
+            save_image(image, target / rel, compresslevel=0)
         return extract_case(replace(case, root=str(target)))
 
 
