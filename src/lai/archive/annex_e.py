@@ -86,6 +86,8 @@ ClinicalTrialTimePointID Z
 CommentsOnThePerformedProcedureStep X descriptors=C
 ConcatenationUID U
 ConfidentialityConstraintOnPatientDataDescription X
+ConsultingPhysicianIdentificationSequence X
+ConsultingPhysicianName X
 ContentCreatorIdentificationCodeSequence X
 ContentCreatorName Z
 ContentDate Z/D dates=C
@@ -101,14 +103,19 @@ CurveDate X dates=C
 CurveTime X dates=C
 CustodialOrganizationSequence X
 DataSetTrailingPadding X
+Date X dates=C
 DateOfLastCalibration X dates=C device=K
+DateOfLastDetectorCalibration X dates=C device=K
 DateOfSecondaryCapture X dates=C
+DateTime X dates=C
 DerivationDescription X descriptors=C
 DetectorID X device=K
+DeviceLabel X device=K
 DeviceSerialNumber X/Z/D device=K
 DeviceUID U device=K
-DigitalSignatureUID X
+DigitalSignatureDateTime X
 DigitalSignaturesSequence X
+DigitalSignatureUID X
 DimensionOrganizationUID U
 DischargeDiagnosisDescription X descriptors=C
 DistributionAddress X
@@ -116,13 +123,17 @@ DistributionName X
 DoseReferenceUID U
 EndAcquisitionDateTime X dates=C
 EthnicGroup X patient=K
+ExpectedCompletionDateTime X dates=C
 FailedSOPInstanceUIDList U
 FiducialUID U
 FillerOrderNumberImagingServiceRequest Z
+FrameAcquisitionDateTime X dates=C
 FrameComments X descriptors=C
 FrameOfReferenceUID U
+FrameReferenceDateTime X dates=C
 GantryID X device=K
 GeneratorID X device=K
+HumanPerformerCodeSequence X
 HumanPerformerName X
 HumanPerformerOrganization X
 IconImageSequence X
@@ -136,9 +147,10 @@ InstanceCreationDate X dates=C
 InstanceCreationTime X dates=C
 InstanceCreatorUID U
 InstitutionAddress X
+InstitutionalDepartmentName X
+InstitutionalDepartmentTypeCodeSequence X
 InstitutionCodeSequence X/Z/D
 InstitutionName X/Z/D
-InstitutionalDepartmentName X
 InsurancePlanIdentification X
 IntendedRecipientsOfResultsIdentificationSequence X
 InterpretationApproverSequence X
@@ -149,10 +161,13 @@ InterpretationRecorder X
 InterpretationText X descriptors=C
 InterpretationTranscriber X
 IrradiationEventUID U
+IssueDateOfImagingServiceRequest X dates=C
+IssuerOfAccessionNumberSequence X
 IssuerOfAdmissionID X
 IssuerOfPatientID X
 IssuerOfPatientIDQualifiersSequence X
 IssuerOfServiceEpisodeID X
+IssueTimeOfImagingServiceRequest X dates=C
 LargePaletteColorLookupTableUID U
 LastMenstrualDate X dates=C
 MAC X
@@ -164,12 +179,16 @@ MilitaryRank X
 ModifiedAttributesSequence X
 ModifiedImageDescription X
 ModifyingDeviceID X device=K
+NameOfPhysiciansReadingStudy X
+ObservationDateTime X dates=C
 Occupation X descriptors=C
 OperatorIdentificationSequence X
 OperatorsName X/Z/D
 OrderCallbackPhoneNumber X
 OrderEnteredBy X
 OrderEntererLocation X
+OrderFillerIdentifierSequence X
+OrderPlacerIdentifierSequence X
 OriginalAttributesSequence X
 OtherPatientIDs X
 OtherPatientIDsSequence X
@@ -186,10 +205,12 @@ PatientBirthTime X dates=C
 PatientComments X descriptors=C
 PatientDeathDateInAlternativeCalendar X
 PatientID Z
+PatientInstitutionResidence X
 PatientInsurancePlanCodeSequence X
 PatientMotherBirthName X
 PatientName Z
 PatientPrimaryLanguageCodeSequence X
+PatientPrimaryLanguageModifierCodeSequence X
 PatientReligiousPreference X
 PatientSex Z patient=K
 PatientSexNeutered X/Z patient=K
@@ -201,9 +222,11 @@ PatientWeight X patient=K
 PerformedLocation X
 PerformedProcedureStepDescription X descriptors=C
 PerformedProcedureStepEndDate X dates=C
+PerformedProcedureStepEndDateTime X dates=C
 PerformedProcedureStepEndTime X dates=C
 PerformedProcedureStepID X
 PerformedProcedureStepStartDate X dates=C
+PerformedProcedureStepStartDateTime X dates=C
 PerformedProcedureStepStartTime X dates=C
 PerformedProtocolCodeSequence X descriptors=C
 PerformedStationAETitle X
@@ -222,15 +245,18 @@ PhysiciansOfRecordIdentificationSequence X
 PhysiciansReadingStudyIdentificationSequence X
 PlacerOrderNumberImagingServiceRequest Z
 PlateID X device=K
-PreMedication X descriptors=C
 PregnancyStatus X patient=K
+PreMedication X descriptors=C
 ProcedureCodeSequence X descriptors=C
+ProcedureStepCancellationDateTime X dates=C
 ProtocolName X/D descriptors=C
+ReasonForPerformedProcedureCodeSequence X descriptors=C
+ReasonForRequestedProcedureCodeSequence X descriptors=C
+ReasonForStudy X descriptors=C
 ReasonForTheImagingServiceRequest X descriptors=C
 ReasonForTheRequestedProcedure X descriptors=C
 ReasonForVisit X descriptors=C
 ReasonForVisitCodeSequence X descriptors=C
-ReasonForStudy X descriptors=C
 ReferencedDigitalSignatureSequence X
 ReferencedFrameOfReferenceUID U
 ReferencedGeneralPurposeScheduledProcedureStepTransactionUID U
@@ -259,12 +285,14 @@ RequestedProcedureLocation X
 RequestedSOPInstanceUID U
 RequestingPhysician X
 RequestingService X
+RequestingServiceCodeSequence X
 ResponsibleOrganization X
 ResponsiblePerson X
 ResultsComments X descriptors=C
 ResultsDistributionListSequence X
 ResultsIDIssuer X
 ReviewerName X/Z
+RouteOfAdmissions X
 ScheduledHumanPerformersSequence X
 ScheduledPatientInstitutionResidence X
 ScheduledPerformingPhysicianIdentificationSequence X
@@ -274,7 +302,9 @@ ScheduledProcedureStepEndDate X dates=C
 ScheduledProcedureStepEndTime X dates=C
 ScheduledProcedureStepID X
 ScheduledProcedureStepLocation X
+ScheduledProcedureStepModificationDateTime X dates=C
 ScheduledProcedureStepStartDate X dates=C
+ScheduledProcedureStepStartDateTime X dates=C
 ScheduledProcedureStepStartTime X dates=C
 ScheduledStationAETitle X
 ScheduledStationGeographicLocationCodeSequence X
@@ -289,26 +319,39 @@ SeriesTime X dates=C
 ServiceEpisodeDescription X descriptors=C
 ServiceEpisodeID X
 SmokingStatus X patient=K
-SOPInstanceUID U
 SoftwareVersions X device=K
+SOPInstanceUID U
 SourceApplicationEntityTitle X
 SourceImageSequence X/Z/U*
+SourceSerialNumber X device=K
 SpecialNeeds X descriptors=C
+StartAcquisitionDateTime X dates=C
 StationName X/Z/D device=K
 StorageMediaFileSetUID U
+StudyArrivalDate X dates=C
+StudyArrivalTime X dates=C
 StudyComments X descriptors=C
+StudyCompletionDate X dates=C
+StudyCompletionTime X dates=C
 StudyDate Z dates=C
 StudyDescription X descriptors=C
 StudyID Z
 StudyIDIssuer X
 StudyInstanceUID U
+StudyReadDate X dates=C
+StudyReadTime X dates=C
 StudyTime Z dates=C
+StudyVerifiedDate X dates=C
+StudyVerifiedTime X dates=C
 SynchronizationFrameOfReferenceUID U
 TemplateExtensionCreatorUID U
 TemplateExtensionOrganizationUID U
 TextComments X descriptors=C
 TextString X
+TextValue X
+Time X dates=C
 TimeOfLastCalibration X dates=C device=K
+TimeOfLastDetectorCalibration X dates=C device=K
 TimezoneOffsetFromUTC X
 TopicAuthor X
 TopicKeywords X
@@ -316,6 +359,7 @@ TopicSubject X
 TopicTitle X
 TransactionUID U
 UID U
+VerificationDateTime X dates=C
 VerifyingObserverIdentificationCodeSequence Z
 VerifyingObserverName D
 VerifyingObserverSequence D
