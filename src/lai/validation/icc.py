@@ -178,7 +178,7 @@ def feature_icc(
     return pd.Series(result, index=pd.Index(names, name="feature"), name=f"icc({kind})")
 
 
-def robust_features(icc_values: pd.Series, threshold: float = 0.75) -> list[str]:
+def robust_features(icc: pd.Series, threshold: float = 0.75) -> list[str]:
     """Return the features whose ICC is at least ``threshold``, for ``AutoClassifier(allowed_features=...)``.
 
     The default 0.75 is the lower bound of "good" reliability of Koo & Li (2016). Features with an undefined
@@ -189,5 +189,5 @@ def robust_features(icc_values: pd.Series, threshold: float = 0.75) -> list[str]
     >>> robust_features(pd.Series({"a": 0.9, "b": 0.5, "c": float("nan")}))
     ['a']
     """
-    values = pd.to_numeric(icc_values, errors="coerce")
+    values = pd.to_numeric(icc, errors="coerce")
     return [str(name) for name in values.index[values.to_numpy() >= threshold]]
