@@ -267,3 +267,23 @@ def test_cli_labels_import_refuses_a_folder_that_is_not_an_archive(tmp_path: Pat
     result = CliRunner().invoke(app, ["labels", "import", str(tmp_path / "elsewhere"), str(sheet)])
     assert result.exit_code == 1 and "not an archive" in " ".join(result.output.split())
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_liver_masks_are_written_binary_and_an_empty_one_is_refused(archive: Path, tmp_path: Path) -> None:
+    case_id = _case(archive)
+    reference = reference_image(archive, case_id)
+    assert reference is not None
+    liver = np.zeros(reference.shape, np.int16)
+    liver[3:10, 2:9, :] = 5  # any positive value is liver
+    save_image(Image(liver, reference.affine), tmp_path / "livers" / f"{case_id}.nii.gz")
+    result = import_labels(
+        archive, _sheet(tmp_path / "l.csv", _good_rows(case_id)), liver_masks=tmp_path / "livers"
+    )
+    assert result.masks == (f"masks/{case_id}/liver.nii.gz",)
+    written = load_image(archive / "masks" / case_id / "liver.nii.gz")
+    assert np.array_equal(written.array, (liver > 0).astype(np.uint8))
+    save_image(Image(np.zeros_like(liver), reference.affine), tmp_path / "empty" / f"{case_id}.nii.gz")
+    with pytest.raises(LabelError, match="the liver mask is empty"):
+        import_labels(
+            archive, _sheet(tmp_path / "l.csv", _good_rows(case_id)), liver_masks=tmp_path / "empty"
+        )

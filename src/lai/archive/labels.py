@@ -22,7 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from lai.archive.catalog import Catalog, Label, Lesion, Series, Study, open_catalog, write_dataset_index
-from lai.data import DIAGNOSES, LESION_COLUMNS, REFERENCE_SEQUENCE, lesion_mask_relpath
+from lai.data import DIAGNOSES, LESION_COLUMNS, REFERENCE_SEQUENCE, lesion_mask_relpath, liver_mask_relpath
 from lai.data.dataset import parse_malignant, parse_mask_label
 from lai.files import write_bytes_atomic
 from lai.imaging import Image, ImageError, load_image, save_image
@@ -52,11 +52,26 @@ def import_labels(
     sheet: str | os.PathLike[str],
     *,
     masks: str | os.PathLike[str] | None = None,
+    liver_masks: str | os.PathLike[str] | None = None,
     db: str | None = None,
 ) -> LabelImport:
     """Validate a label sheet (and masks) against the catalog, then write them into the archive.
 
     Lesions already in the archive with the same ``lesion_id`` are replaced; others are kept.
+
+    Parameters
+    ----------
+    archive
+        The archive folder.
+    sheet
+        The label sheet (CSV), one row per lesion.
+    masks
+        Folder of lesion label maps, one per case of the sheet (``<case_id>.nii.gz``, ``.nrrd``, ``.dcm``).
+    liver_masks
+        Folder of liver masks named the same way, for the cases of the sheet that have one (voxels > 0
+        are liver); written to ``masks/<case_id>/liver.nii.gz``.
+    db
+        Catalog URL (default: the archive's SQLite).
 
     Raises
     ------
@@ -77,11 +92,17 @@ def import_labels(
         mask_images: dict[str, Image] = {}
         if masks is not None:
             mask_images = _read_masks(archive, Path(masks), by_case)
+        livers = _read_liver_masks(archive, Path(liver_masks), by_case) if liver_masks is not None else {}
         for case_id, image in sorted(mask_images.items()):
             save_image(
                 Image(image.array.astype(np.uint16), image.affine), archive / lesion_mask_relpath(case_id)
             )
             written.append(lesion_mask_relpath(case_id))
+        for case_id, image in sorted(livers.items()):
+            save_image(
+                Image((image.array > 0).astype(np.uint8), image.affine), archive / liver_mask_relpath(case_id)
+            )
+            written.append(liver_mask_relpath(case_id))
         _store(catalog, rows, sheet.name)
         _write_lesions_csv(archive, rows)
         write_dataset_index(archive, catalog, changed_cases=set(by_case))
@@ -264,6 +285,34 @@ def _read_masks(archive: Path, folder: Path, by_case: dict[str, list[dict[str, A
         elif not inside_fraction(mask, reference.grid.world_bounds()) > 0:
             problems.append(f"{path}: the mask does not overlap the case's image in world space")
         images[case_id] = mask
+    if problems:
+        raise LabelError("\n".join(problems))
+    return images
+
+
+def _read_liver_masks(
+    archive: Path, folder: Path, by_case: dict[str, list[dict[str, Any]]]
+) -> dict[str, Image]:
+    if not folder.is_dir():
+        msg = f"{folder}: no such liver mask folder"
+        raise LabelError(msg)
+    problems: list[str] = []
+    images: dict[str, Image] = {}
+    for case_id in sorted(by_case):
+        path = find_mask(folder, case_id)
+        if path is None:
+            continue  # a liver mask is optional
+        try:
+            liver = read_mask(path)
+        except (LabelError, ImageError) as error:
+            problems.append(str(error))
+            continue
+        reference = reference_image(archive, case_id)
+        if not liver.array.any():
+            problems.append(f"{path}: the liver mask is empty")
+        elif reference is not None and not inside_fraction(liver, reference.grid.world_bounds()) > 0:
+            problems.append(f"{path}: the liver mask does not overlap the case's image in world space")
+        images[case_id] = liver
     if problems:
         raise LabelError("\n".join(problems))
     return images

@@ -102,6 +102,10 @@ def labels_import(
         Path | None,
         typer.Option("--masks", help="Folder of masks, one per case: CASE_ID.nii.gz, .nrrd or .dcm (SEG)."),
     ] = None,
+    liver_masks: Annotated[
+        Path | None,
+        typer.Option("--liver-masks", help="Folder of liver masks named like --masks (optional per case)."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Import lesion labels (and masks), validated against the catalog and the taxonomy."""
@@ -109,7 +113,7 @@ def labels_import(
 
     _require_archive(archive, db)
     try:
-        result = import_labels(archive, sheet, masks=masks, db=db)
+        result = import_labels(archive, sheet, masks=masks, liver_masks=liver_masks, db=db)
     except LabelError as error:
         raise fail(str(error)) from None
     console.print(f"{result.lesions} lesions in {len(result.cases)} cases; {len(result.masks)} masks written")
