@@ -19,6 +19,7 @@ import json
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -235,13 +236,17 @@ class ScoringWorker:
         """Return ``function(*args)`` computed in the worker, or raise :class:`ScoringTimeout` after the limit."""
         with self._lock:
             pool = self._start()
+            msg = f"scoring exceeded the phase's time limit of {time_limit_s:g} s"
+            started = time.perf_counter()
             future = pool.submit(function, *args)
             try:
-                return future.result(timeout=time_limit_s)
+                result = future.result(timeout=time_limit_s)
             except FutureTimeout:
                 self._kill()
-                msg = f"scoring exceeded the phase's time limit of {time_limit_s:g} s"
                 raise ScoringTimeout(msg) from None
+            if time.perf_counter() - started > time_limit_s:  # finished, but late (this thread was descheduled)
+                raise ScoringTimeout(msg)
+            return result
 
     def _kill(self) -> None:
         pool, self._pool = self._pool, None
