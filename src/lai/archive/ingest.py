@@ -28,7 +28,7 @@ import numpy as np
 import pydicom
 import sqlalchemy as sa
 from pydicom.charset import default_encoding
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import correct_ambiguous_vr, write_data_element, write_file_meta_info
@@ -345,9 +345,9 @@ def encode_series(datasets: Sequence[pydicom.Dataset]) -> list[bytes]:
     implicit = syntax == ImplicitVRLittleEndian
     shared: dict[BaseTag, bytes] = {}
     for tag in tags:
-        element = corrected[0].get(tag)
-        if element is not None and all(tag in ds and ds[tag] == element for ds in corrected[1:]):
-            shared[tag] = _element_bytes(element, encoding, implicit)
+        held = _held(corrected[0], tag)
+        if held is not None and all(_held(ds, tag) == held for ds in corrected[1:]):
+            shared[tag] = _element_bytes(corrected[0][tag], encoding, implicit)
     out = []
     for ds in corrected:
         stream = DicomBytesIO()
@@ -360,6 +360,18 @@ def encode_series(datasets: Sequence[pydicom.Dataset]) -> list[bytes]:
         ]
         out.append(stream.getvalue() + b"".join(body))
     return out
+
+
+def _held(ds: pydicom.Dataset, tag: BaseTag) -> object:
+    """What a dataset holds for a tag, comparable across files without decoding raw elements.
+
+    A raw element (copied undecoded from the source file) is compared by VR and value bytes only: its
+    offset in the source file differs from file to file and says nothing about its value.
+    """
+    element = ds.get_item(tag)
+    if isinstance(element, RawDataElement):
+        return ("raw", element.VR, element.value)
+    return element
 
 
 def _element_bytes(element: DataElement, encoding: str | list[str], implicit: bool) -> bytes:
