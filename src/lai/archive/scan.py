@@ -148,6 +148,8 @@ def read_header(path: Path) -> pydicom.Dataset:
         with open(path, "rb") as stream:
             ds = pydicom.dcmread(stream, stop_before_pixels=True, specific_tags=list(HEADER_TAGS))
             offset = stream.tell()
+            head = stream.read(12)
+            size = os.fstat(stream.fileno()).st_size
     except InvalidDicomError:
         msg = "not a DICOM file"
         raise ValueError(msg) from None
@@ -158,16 +160,16 @@ def read_header(path: Path) -> pydicom.Dataset:
         if name not in ds:
             msg = f"not an image (no {name})"
             raise ValueError(msg)
-    _check_pixel_data(path, ds, offset)
+    _check_pixel_data(ds, offset, head, size)
     return ds
 
 
-def _check_pixel_data(path: Path, ds: pydicom.Dataset, offset: int) -> None:
-    """Raise ``ValueError`` when the file stops before the end of its pixel data (a truncated copy)."""
-    size = path.stat().st_size
-    with open(path, "rb") as stream:
-        stream.seek(offset)
-        head = stream.read(12)
+def _check_pixel_data(ds: pydicom.Dataset, offset: int, head: bytes, size: int) -> None:
+    """Raise ``ValueError`` when the file stops before the end of its pixel data (a truncated copy).
+
+    ``head`` holds the 12 bytes after the header (where the Pixel Data element starts), ``offset``
+    their position and ``size`` the file's length.
+    """
     little = ds.file_meta.get("TransferSyntaxUID", pydicom.uid.ImplicitVRLittleEndian) != (
         pydicom.uid.ExplicitVRBigEndian
     )
