@@ -178,6 +178,19 @@ def test_worc_reads_images_segmentations_and_labels(worc: Path, tmp_path: Path) 
     )
 
 
+def test_worc_import_resumes_from_its_cache_and_refuses_a_finished_dataset(
+    worc: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    first = read_worc(worc, tmp_path / "out", cache_dir=cache, scheduler="sync")
+    (tmp_path / "out" / "dataset.json").unlink()  # as if interrupted before the index was written
+    again = read_worc(worc, tmp_path / "out", cache_dir=cache, scheduler="sync")
+    assert again.files == first.files
+    assert [str(problem) for problem in validate_dataset(tmp_path / "out")] == []
+    with pytest.raises(ReaderError, match="already holds a Dataset"):
+        read_worc(worc, tmp_path / "out")
+
+
 def test_worc_segmentation_off_grid_is_refused(worc: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     (bad / "Liver-001").mkdir(parents=True)
@@ -252,7 +265,18 @@ def test_decathlon_unknown_channel_name_asks_for_channels(tmp_path: Path) -> Non
         read_decathlon(src, tmp_path / "out")
     runner = CliRunner()
     result = runner.invoke(
-        app, ["dataset", "import", str(src), "--format", "decathlon", "--out", str(tmp_path / "cli")]
+        app,
+        [
+            "dataset",
+            "import",
+            str(src),
+            "--format",
+            "decathlon",
+            "--out",
+            str(tmp_path / "cli"),
+            "--cache",
+            str(tmp_path / "c"),
+        ],
     )
     assert result.exit_code == 1 and "--channels" in result.output
     result = runner.invoke(
@@ -267,6 +291,8 @@ def test_decathlon_unknown_channel_name_asks_for_channels(tmp_path: Path) -> Non
             "0=portal",
             "--out",
             str(tmp_path / "cli"),
+            "--cache",
+            str(tmp_path / "c"),
         ],
     )
     assert result.exit_code == 0, result.output

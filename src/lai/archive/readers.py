@@ -33,10 +33,14 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from lai.compute import task_key
 from lai.data import DIAGNOSES, Dataset, image_relpath, lesion_mask_relpath, liver_mask_relpath, write_index
 from lai.data.taxonomy import LLD_MMRI_IDS, REFERENCE_SEQUENCE, SEQUENCES
 from lai.files import sha256_file, write_bytes_atomic
 from lai.imaging import Image, save_image
+
+READER_VERSION = "1"
+"""Part of every reader task's cache key: bump it when a reader writes different files."""
 
 LLD_MMRI_PHASES: dict[str, str] = {
     "c-pre": "t1_pre", "c+a": "arterial", "c+v": "portal", "c+delay": "delayed", "t2wi": "t2w", "dwi": "dwi",
@@ -56,14 +60,51 @@ class ReaderError(ValueError):
     """A public layout that cannot be read; the message names the file and what is wrong."""
 
 
+_Part = tuple[dict[str, str], list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def _read_cases(
+    task: Any,
+    tasks: list[Any],
+    keys: list[str],
+    *,
+    description: str,
+    scheduler: str | None,
+    cache_dir: Path | None,
+) -> list[_Part]:
+    """Run a reader's per-case function over its tasks (in parallel, with progress, resumable)."""
+    from lai.compute import TaskError, map_tasks
+
+    try:
+        return map_tasks(
+            task, tasks, keys=keys, cache_dir=cache_dir, description=description, scheduler=scheduler
+        )
+    except TaskError as error:
+        raise ReaderError(str(error).split(": ", 1)[-1].removeprefix("ReaderError: ")) from error
+
+
+def _start(out: str | os.PathLike[str]) -> _Writer:
+    """Return the writer of the output folder, refusing a folder that already holds a Dataset."""
+    writer = _Writer(out)
+    if (writer.root / "dataset.json").exists():
+        msg = f"{writer.root}: already holds a Dataset (dataset.json); choose a new --out"
+        raise ReaderError(msg)
+    return writer
+
+
+def _gather(writer: _Writer, parts: list[_Part]) -> _Writer:
+    for files, cases, lesions in parts:
+        writer.files.update(files)
+        writer.cases.extend(cases)
+        writer.lesions.extend(lesions)
+    return writer
+
+
 class _Writer:
     """Collects the files and rows of a Dataset folder being written, then writes its index."""
 
     def __init__(self, out: str | os.PathLike[str]) -> None:
         self.root = Path(out)
-        if self.root.exists() and any(self.root.iterdir()):
-            msg = f"{self.root}: exists and is not empty; choose a new --out"
-            raise ReaderError(msg)
         self.files: dict[str, str] = {}
         self.cases: list[dict[str, Any]] = []
         self.lesions: list[dict[str, Any]] = []
@@ -80,6 +121,10 @@ class _Writer:
 
     def save(self, image: Image, rel: str) -> None:
         self.files[rel] = save_image(image, self.root / rel)
+
+    def part(self) -> _Part:
+        """Return what this writer collected, as plain data a worker process can send back."""
+        return self.files, self.cases, self.lesions
 
     def finish(self, name: str, description: str, centres: list[dict[str, Any]]) -> Dataset:
         cases = pd.DataFrame(self.cases, columns=["case_id", "patient_id", "centre", "study_date"])
@@ -188,8 +233,64 @@ def _lld_boxes(item: Mapping[str, Any], where: str) -> dict[int, tuple[int, dict
     return boxes
 
 
+def _lld_case(task: tuple[str, str, str, str, list[dict[str, Any]]]) -> _Part:
+    """Write one LLD-MMRI2023 patient's phases and masks; return its files and rows."""
+    src_text, out, name, patient, items = task
+    src = Path(src_text)
+    names = {v: k for k, v in LLD_MMRI_IDS.items()}
+    writer = _Writer(out)
+    annotation = src / "labels" / "Annotation.json"
+    case_id = str(patient)
+    categories: dict[int, int] = {}
+    masks: dict[str, str] = {}
+    for number, item in enumerate(items):
+        where = f"{annotation}: patient {patient}, series {number}"
+        sequence = _lld_phase(item, where)
+        path = _lld_image(src, case_id, item, where)
+        writer.copy_image(path, case_id, sequence)
+        header: Any = nib.load(path)
+        shape = header.shape[:3]
+        mask = np.zeros(shape, dtype=np.uint8)
+        for index, (category, box) in sorted(_lld_boxes(item, where).items()):
+            if category not in names:
+                msg = f"{where}, lesion {index}: unknown category {category}; expected 0-6"
+                raise ReaderError(msg)
+            if categories.setdefault(index, category) != category:
+                msg = f"{where}, lesion {index}: category {category} differs from {categories[index]} in another phase"
+                raise ReaderError(msg)
+            if not (
+                0 <= box["z_min"] <= box["z_max"] < shape[2]
+                and box["x_max"] <= shape[0]
+                and box["y_max"] <= shape[1]
+            ):
+                msg = f"{where}, lesion {index}: box {box} outside the image of shape {shape}"
+                raise ReaderError(msg)
+            mask[
+                box["x_min"] : box["x_max"], box["y_min"] : box["y_max"], box["z_min"] : box["z_max"] + 1
+            ] = index + 1
+        rel = lesion_mask_relpath(case_id, sequence)
+        writer.save(Image(mask, header.affine), rel)
+        masks[sequence] = rel
+    if not masks:
+        return writer.part()
+    common = REFERENCE_SEQUENCE if REFERENCE_SEQUENCE in masks else next(s for s in SEQUENCES if s in masks)
+    data = (writer.root / masks[common]).read_bytes()
+    write_bytes_atomic(writer.root / lesion_mask_relpath(case_id), data)
+    writer.files[lesion_mask_relpath(case_id)] = writer.files[masks[common]]
+    writer.cases.append({"case_id": case_id, "patient_id": case_id, "centre": name, "study_date": None})
+    for index, category in sorted(categories.items()):
+        diagnosis = names[category]
+        writer.lesions.append(_lesion_row(case_id, index + 1, diagnosis, DIAGNOSES[diagnosis].malignant))
+    return writer.part()
+
+
 def read_lld_mmri(
-    src: str | os.PathLike[str], out: str | os.PathLike[str], *, name: str = "LLD-MMRI2023"
+    src: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    name: str = "LLD-MMRI2023",
+    scheduler: str | None = None,
+    cache_dir: Path | None = None,
 ) -> Dataset:
     """Read an LLD-MMRI2023 folder into a Dataset: one case per patient, one image and lesion mask per phase.
 
@@ -198,53 +299,14 @@ def read_lld_mmri(
     ``lesions.nii.gz``. Diagnoses come from the challenge's class ids (:data:`LLD_MMRI_IDS`).
     """
     src = Path(src)
-    names = {v: k for k, v in LLD_MMRI_IDS.items()}
-    writer = _Writer(out)
-    annotation = src / "labels" / "Annotation.json"
-    for patient, items in sorted(_lld_items(src).items()):
-        case_id = str(patient)
-        categories: dict[int, int] = {}
-        masks: dict[str, str] = {}
-        for number, item in enumerate(items):
-            where = f"{annotation}: patient {patient}, series {number}"
-            sequence = _lld_phase(item, where)
-            path = _lld_image(src, case_id, item, where)
-            writer.copy_image(path, case_id, sequence)
-            header: Any = nib.load(path)
-            shape = header.shape[:3]
-            mask = np.zeros(shape, dtype=np.uint8)
-            for index, (category, box) in sorted(_lld_boxes(item, where).items()):
-                if category not in names:
-                    msg = f"{where}, lesion {index}: unknown category {category}; expected 0-6"
-                    raise ReaderError(msg)
-                if categories.setdefault(index, category) != category:
-                    msg = f"{where}, lesion {index}: category {category} differs from {categories[index]} in another phase"
-                    raise ReaderError(msg)
-                if not (
-                    0 <= box["z_min"] <= box["z_max"] < shape[2]
-                    and box["x_max"] <= shape[0]
-                    and box["y_max"] <= shape[1]
-                ):
-                    msg = f"{where}, lesion {index}: box {box} outside the image of shape {shape}"
-                    raise ReaderError(msg)
-                mask[
-                    box["x_min"] : box["x_max"], box["y_min"] : box["y_max"], box["z_min"] : box["z_max"] + 1
-                ] = index + 1
-            rel = lesion_mask_relpath(case_id, sequence)
-            writer.save(Image(mask, header.affine), rel)
-            masks[sequence] = rel
-        if not masks:
-            continue
-        common = (
-            REFERENCE_SEQUENCE if REFERENCE_SEQUENCE in masks else next(s for s in SEQUENCES if s in masks)
-        )
-        data = (writer.root / masks[common]).read_bytes()
-        write_bytes_atomic(writer.root / lesion_mask_relpath(case_id), data)
-        writer.files[lesion_mask_relpath(case_id)] = writer.files[masks[common]]
-        writer.cases.append({"case_id": case_id, "patient_id": case_id, "centre": name, "study_date": None})
-        for index, category in sorted(categories.items()):
-            diagnosis = names[category]
-            writer.lesions.append(_lesion_row(case_id, index + 1, diagnosis, DIAGNOSES[diagnosis].malignant))
+    writer = _start(out)
+    patients = sorted(_lld_items(src).items())
+    tasks = [(str(src), str(writer.root), name, str(patient), items) for patient, items in patients]
+    keys = [task_key("lai.readers.lld", READER_VERSION, *task) for task in tasks]
+    parts = _read_cases(
+        _lld_case, tasks, keys, description="Reading LLD-MMRI2023", scheduler=scheduler, cache_dir=cache_dir
+    )
+    _gather(writer, parts)
     return writer.finish(name, f"{name} read from {src.name} (boxes as lesion masks)", [{"name": name}])
 
 
@@ -315,6 +377,41 @@ def _worc_label(value: str, where: str) -> tuple[str | None, bool | None]:
     raise ReaderError(msg)
 
 
+def _worc_case(task: tuple[str, str, str, str, str, str, str]) -> _Part:
+    """Write one WORC patient's image and lesion mask; return its files and rows."""
+    src_text, out, name, sequence, table_text, patient, diagnosis_text = task
+    src, table_path = Path(src_text), Path(table_text)
+    writer = _Writer(out)
+    where = f"{table_path}: patient {patient}"
+    folder = src / patient
+    image_path = folder / "image.nii.gz"
+    if not image_path.is_file():
+        msg = f"{where}: no image at {image_path}"
+        raise ReaderError(msg)
+    segmentations = sorted(folder.glob("segmentation*.nii.gz"))
+    if not segmentations:
+        msg = f"{where}: no segmentation*.nii.gz in {folder}"
+        raise ReaderError(msg)
+    diagnosis, malignant = _worc_label(diagnosis_text, where)
+    image, affine = _load(image_path)
+    writer.copy_image(image_path, patient, sequence)
+    mask = np.zeros(image.shape[:3], dtype=np.uint8)
+    for label, path in enumerate(segmentations, start=1):
+        segmentation, segmentation_affine = _load(path)
+        if segmentation.shape[:3] != mask.shape or not np.allclose(segmentation_affine, affine, atol=1e-3):
+            msg = f"{path}: not on the grid of {image_path} (shape {segmentation.shape} vs {mask.shape})"
+            raise ReaderError(msg)
+        inside = segmentation > 0
+        if not inside.any():
+            msg = f"{path}: empty segmentation"
+            raise ReaderError(msg)
+        mask[inside] = label
+        writer.lesions.append(_lesion_row(patient, label, diagnosis, malignant))
+    writer.save(Image(mask, affine), lesion_mask_relpath(patient))
+    writer.cases.append({"case_id": patient, "patient_id": patient, "centre": name, "study_date": None})
+    return writer.part()
+
+
 def read_worc(
     src: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -322,6 +419,8 @@ def read_worc(
     labels: str | os.PathLike[str] | None = None,
     sequence: str = "t2w",
     name: str = "WORC",
+    scheduler: str | None = None,
+    cache_dir: Path | None = None,
 ) -> Dataset:
     """Read a WORC database folder: ``<patient>/image.nii.gz`` + ``segmentation*.nii.gz``, and a label table.
 
@@ -333,38 +432,16 @@ def read_worc(
         msg = f"--sequence {sequence!r}: expected one of {', '.join(SEQUENCES)}"
         raise ReaderError(msg)
     table_path, table = _worc_labels(src, Path(labels) if labels is not None else None)
-    writer = _Writer(out)
-    for row in table.sort_values("Patient").itertuples(index=False):
-        patient = str(row.Patient)
-        where = f"{table_path}: patient {patient}"
-        folder = src / patient
-        image_path = folder / "image.nii.gz"
-        if not image_path.is_file():
-            msg = f"{where}: no image at {image_path}"
-            raise ReaderError(msg)
-        segmentations = sorted(folder.glob("segmentation*.nii.gz"))
-        if not segmentations:
-            msg = f"{where}: no segmentation*.nii.gz in {folder}"
-            raise ReaderError(msg)
-        diagnosis, malignant = _worc_label(str(row.Diagnosis), where)
-        image, affine = _load(image_path)
-        writer.copy_image(image_path, patient, sequence)
-        mask = np.zeros(image.shape[:3], dtype=np.uint8)
-        for label, path in enumerate(segmentations, start=1):
-            segmentation, segmentation_affine = _load(path)
-            if segmentation.shape[:3] != mask.shape or not np.allclose(
-                segmentation_affine, affine, atol=1e-3
-            ):
-                msg = f"{path}: not on the grid of {image_path} (shape {segmentation.shape} vs {mask.shape})"
-                raise ReaderError(msg)
-            inside = segmentation > 0
-            if not inside.any():
-                msg = f"{path}: empty segmentation"
-                raise ReaderError(msg)
-            mask[inside] = label
-            writer.lesions.append(_lesion_row(patient, label, diagnosis, malignant))
-        writer.save(Image(mask, affine), lesion_mask_relpath(patient))
-        writer.cases.append({"case_id": patient, "patient_id": patient, "centre": name, "study_date": None})
+    writer = _start(out)
+    tasks = [
+        (str(src), str(writer.root), name, sequence, str(table_path), str(row.Patient), str(row.Diagnosis))
+        for row in table.sort_values("Patient").itertuples(index=False)
+    ]
+    keys = [task_key("lai.readers.worc", READER_VERSION, *task) for task in tasks]
+    parts = _read_cases(
+        _worc_case, tasks, keys, description="Reading WORC", scheduler=scheduler, cache_dir=cache_dir
+    )
+    _gather(writer, parts)
     return writer.finish(name, f"{name} database read from {src.name}", [{"name": name}])
 
 
@@ -411,12 +488,63 @@ def _decathlon_labels(meta: Mapping[str, Any], path: Path) -> tuple[int | None, 
     return liver, lesions
 
 
+def _decathlon_case(
+    task: tuple[str, str, str, str, str, dict[int, str], int | None, dict[int, str]],
+) -> _Part:
+    """Write one Decathlon / nnU-Net case's channels, lesion and liver masks; return its files and rows."""
+    src_text, out, dataset_name, ending, case_id, mapping, liver, lesion_labels = task
+    src = Path(src_text)
+    label_path = src / "labelsTr" / f"{case_id}{ending}"
+    writer = _Writer(out)
+    values, label_affine = _load(label_path)
+    for channel, sequence in sorted(mapping.items()):
+        per_channel = src / "imagesTr" / f"{case_id}_{channel:04d}{ending}"
+        combined = src / "imagesTr" / f"{case_id}{ending}"
+        if per_channel.is_file():
+            writer.copy_image(per_channel, case_id, sequence)
+        elif combined.is_file():
+            array, image_affine = _load(combined)
+            if array.ndim == 4:
+                if channel >= array.shape[3]:
+                    msg = f"{combined}: has {array.shape[3]} channels, no channel {channel}"
+                    raise ReaderError(msg)
+                array = array[..., channel]
+            elif channel != 0:
+                msg = f"{combined}: 3D image, no channel {channel}"
+                raise ReaderError(msg)
+            writer.save(Image(np.ascontiguousarray(array), image_affine), image_relpath(case_id, sequence))
+        else:
+            msg = f"{src / 'imagesTr'}: no image for case {case_id}, channel {channel}"
+            raise ReaderError(msg)
+    mask = np.zeros(values.shape[:3], dtype=np.uint16)
+    count = 0
+    for value, label_name in sorted(lesion_labels.items()):
+        components, n = ndimage.label(values == value, structure=np.ones((3, 3, 3)))
+        diagnosis = label_name.lower() if label_name.lower() in DIAGNOSES else None
+        for component in range(1, n + 1):
+            count += 1
+            mask[components == component] = count
+            malignant = DIAGNOSES[diagnosis].malignant if diagnosis else None
+            writer.lesions.append(_lesion_row(case_id, count, diagnosis, malignant))
+    storable = mask.astype(np.uint8) if count < 256 else mask
+    writer.save(Image(storable, label_affine), lesion_mask_relpath(case_id))
+    if liver is not None and (values == liver).any():
+        liver_mask = ((values == liver) | (mask > 0)).astype(np.uint8)
+        writer.save(Image(liver_mask, label_affine), liver_mask_relpath(case_id))
+    writer.cases.append(
+        {"case_id": case_id, "patient_id": case_id, "centre": dataset_name, "study_date": None}
+    )
+    return writer.part()
+
+
 def read_decathlon(
     src: str | os.PathLike[str],
     out: str | os.PathLike[str],
     *,
     channels: Mapping[int, str] | None = None,
     name: str | None = None,
+    scheduler: str | None = None,
+    cache_dir: Path | None = None,
 ) -> Dataset:
     """Read a Decathlon (MSD) or nnU-Net v2 training set: ``dataset.json``, ``imagesTr/``, ``labelsTr/``.
 
@@ -440,49 +568,30 @@ def read_decathlon(
         msg = f"{labels_dir}: no label files (*{ending})"
         raise ReaderError(msg)
     dataset_name = name or str(meta.get("name") or src.name)
-    writer = _Writer(out)
-    for label_path in label_files:
-        case_id = label_path.name[: -len(ending)]
-        values, label_affine = _load(label_path)
-        for channel, sequence in sorted(mapping.items()):
-            per_channel = src / "imagesTr" / f"{case_id}_{channel:04d}{ending}"
-            combined = src / "imagesTr" / f"{case_id}{ending}"
-            if per_channel.is_file():
-                writer.copy_image(per_channel, case_id, sequence)
-            elif combined.is_file():
-                array, image_affine = _load(combined)
-                if array.ndim == 4:
-                    if channel >= array.shape[3]:
-                        msg = f"{combined}: has {array.shape[3]} channels, no channel {channel}"
-                        raise ReaderError(msg)
-                    array = array[..., channel]
-                elif channel != 0:
-                    msg = f"{combined}: 3D image, no channel {channel}"
-                    raise ReaderError(msg)
-                writer.save(
-                    Image(np.ascontiguousarray(array), image_affine), image_relpath(case_id, sequence)
-                )
-            else:
-                msg = f"{src / 'imagesTr'}: no image for case {case_id}, channel {channel}"
-                raise ReaderError(msg)
-        mask = np.zeros(values.shape[:3], dtype=np.uint16)
-        count = 0
-        for value, label_name in sorted(lesion_labels.items()):
-            components, n = ndimage.label(values == value, structure=np.ones((3, 3, 3)))
-            diagnosis = label_name.lower() if label_name.lower() in DIAGNOSES else None
-            for component in range(1, n + 1):
-                count += 1
-                mask[components == component] = count
-                malignant = DIAGNOSES[diagnosis].malignant if diagnosis else None
-                writer.lesions.append(_lesion_row(case_id, count, diagnosis, malignant))
-        storable = mask.astype(np.uint8) if count < 256 else mask
-        writer.save(Image(storable, label_affine), lesion_mask_relpath(case_id))
-        if liver is not None and (values == liver).any():
-            liver_mask = ((values == liver) | (mask > 0)).astype(np.uint8)
-            writer.save(Image(liver_mask, label_affine), liver_mask_relpath(case_id))
-        writer.cases.append(
-            {"case_id": case_id, "patient_id": case_id, "centre": dataset_name, "study_date": None}
+    writer = _start(out)
+    tasks = [
+        (
+            str(src),
+            str(writer.root),
+            dataset_name,
+            ending,
+            path.name[: -len(ending)],
+            mapping,
+            liver,
+            lesion_labels,
         )
+        for path in label_files
+    ]
+    keys = [task_key("lai.readers.decathlon", READER_VERSION, *task) for task in tasks]
+    parts = _read_cases(
+        _decathlon_case,
+        tasks,
+        keys,
+        description="Reading Decathlon",
+        scheduler=scheduler,
+        cache_dir=cache_dir,
+    )
+    _gather(writer, parts)
     return writer.finish(
         dataset_name, f"{dataset_name} read from a Decathlon/nnU-Net layout", [{"name": dataset_name}]
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from lai.cli.root import app, console, dataset_app, fail
+from lai.cli.root import CacheOption, SchedulerOption, app, console, dataset_app, fail, resolve_cache_dir
 
 
 class PublicLayout(StrEnum):
@@ -62,15 +62,18 @@ def dataset_import(
             help="Decathlon: channel to sequence, e.g. '0=t2w,1=adc' (default: from dataset.json).",
         ),
     ] = None,
+    scheduler: SchedulerOption = None,
+    cache: CacheOption = None,
 ) -> None:
     """Convert a public layout (LLD-MMRI2023, WORC database, Decathlon / nnU-Net) into a Dataset folder."""
     from lai.archive.readers import ReaderError, read_decathlon, read_lld_mmri, read_worc
 
+    run: dict[str, Any] = {"scheduler": scheduler, "cache_dir": resolve_cache_dir(cache)}
     try:
         if layout is PublicLayout.lld_mmri:
-            dataset = read_lld_mmri(source, out)
+            dataset = read_lld_mmri(source, out, **run)
         elif layout is PublicLayout.worc:
-            dataset = read_worc(source, out, labels=labels, sequence=sequence or "t2w")
+            dataset = read_worc(source, out, labels=labels, sequence=sequence or "t2w", **run)
         else:
             mapping = None
             if channels:
@@ -78,7 +81,7 @@ def dataset_import(
                     mapping = {int(k): v for k, v in (item.split("=") for item in channels.split(","))}
                 except ValueError:
                     raise fail(f"--channels {channels!r}: expected e.g. '0=t2w,1=adc'") from None
-            dataset = read_decathlon(source, out, channels=mapping)
+            dataset = read_decathlon(source, out, channels=mapping, **run)
     except ReaderError as error:
         raise fail(str(error)) from error
     console.print(
