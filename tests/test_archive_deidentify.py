@@ -23,6 +23,7 @@ from lai.archive.deidentify import (
     deidentify,
     load_secret,
     new_secret,
+    patient_key,
 )
 from lai.imaging.image import Image
 from lai.synth.dicom import ExamInfo, write_case_dicom
@@ -265,6 +266,18 @@ def test_pseudonyms_are_deterministic_keyed_and_valid_uids() -> None:
     assert uid.startswith("2.25.") and len(uid) <= 64
     assert all(part.isdigit() and (part == "0" or not part.startswith("0")) for part in uid.split("."))
     assert -3680 <= a.date_shift("x").days <= -30
+
+
+def test_header_without_patient_id_is_keyed_on_name_and_birth_date(synthetic) -> None:
+    pseudonymiser = Pseudonymiser(SECRET, "centre-01")
+    first, second = copy.deepcopy(synthetic["GE"][0]), copy.deepcopy(synthetic["GE"][1])
+    for ds in (first, second):
+        del ds.PatientID
+    clean = [deidentify(ds, OPTIONS, pseudonymiser) for ds in (first, second)]
+    assert clean[0].PatientID == clean[1].PatientID == pseudonymiser.patient(patient_key(first))
+    other = copy.deepcopy(first)
+    other.PatientName = "Someone^Else"
+    assert deidentify(other, OPTIONS, pseudonymiser).PatientID != clean[0].PatientID
 
 
 def test_same_file_gives_the_same_bytes_on_every_run(synthetic) -> None:

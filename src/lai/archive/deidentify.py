@@ -313,6 +313,25 @@ class _Context:
     identifiers: tuple[re.Pattern[str], ...]
 
 
+def patient_key(ds: Dataset) -> str:
+    """Return what identifies the patient of a header: PatientID, else name and birth date, else the study.
+
+    Pseudonyms and date shifts are keyed on it. A header without PatientID falls back on PatientName
+    with PatientBirthDate, and without those on its StudyInstanceUID (that study is then a patient of
+    its own: it cannot be linked to the patient's other exams).
+    """
+    patient_id = str(ds.get("PatientID", "") or "").strip()
+    if patient_id:
+        return patient_id
+    name, birth = (
+        str(ds.get("PatientName", "") or "").strip(),
+        str(ds.get("PatientBirthDate", "") or "").strip(),
+    )
+    if name:
+        return f"name:{name}|{birth}"
+    return f"study:{str(ds.get('StudyInstanceUID', '') or '').strip()}"
+
+
 def deidentify(ds: Dataset, options: DeidentificationOptions, pseudonymiser: Pseudonymiser) -> Dataset:
     """Return a de-identified copy of ``ds`` (the input is never modified).
 
@@ -340,7 +359,7 @@ def deidentify(ds: Dataset, options: DeidentificationOptions, pseudonymiser: Pse
     if str(ds.get("BurnedInAnnotation", "")).strip().upper() == "YES":
         msg = "BurnedInAnnotation is YES: pixel data may show identifying text; series refused"
         raise BurnedInAnnotationError(msg)
-    patient_id = str(ds.get("PatientID", "") or "")
+    patient_id = patient_key(ds)
     context = _Context(
         options=options.enabled(),
         pseudonymiser=pseudonymiser,
