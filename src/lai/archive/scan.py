@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pydicom
 from pydicom.errors import InvalidDicomError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lai.files import sha256_bytes, sha256_file
 
@@ -246,14 +247,16 @@ def scan_dicom(folder: str | os.PathLike[str], shown_prefix: str = "") -> Scan:
     files: list[SourceFile] = []
     problems: list[ScanProblem] = []
     paths = sorted(p for p in folder.rglob("*") if p.is_file())
-    for path in paths:
-        shown = f"{shown_prefix}{path.relative_to(folder)}" if shown_prefix else str(path)
-        try:
-            ds = read_header(path)
-        except ValueError as error:
-            problems.append(ScanProblem(shown, str(error)))
-            continue
-        files.append(_source_file(path, shown, ds))
+    columns = (TextColumn("[bold]Read headers"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=os.environ.get("LAI_NO_PROGRESS") == "1") as progress:
+        for path in progress.track(paths):
+            shown = f"{shown_prefix}{path.relative_to(folder)}" if shown_prefix else str(path)
+            try:
+                ds = read_header(path)
+            except ValueError as error:
+                problems.append(ScanProblem(shown, str(error)))
+                continue
+            files.append(_source_file(path, shown, ds))
     return Scan(tuple(group_series(files)), tuple(problems), len(paths))
 
 
