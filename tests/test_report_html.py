@@ -93,7 +93,7 @@ class Outline(HTMLParser):
 
 @pytest.fixture(scope="module")
 def inputs():
-    table = synthetic_table()
+    table = synthetic_table(n_lesions=240, n_patients=90)
     results = [
         validate(
             "leave-centre-out",

@@ -56,7 +56,7 @@ def class_label(target: str, value: object) -> str:
 
 _STYLE: dict[Any, Any] = {
     "svg.hashsalt": "lai-report",
-    "svg.fonttype": "path",
+    "svg.fonttype": "none",
     "font.size": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -284,7 +284,8 @@ def confusion_figure(result: ValidationResult) -> str:
     with np.errstate(invalid="ignore", divide="ignore"):
         rates = counts / counts.sum(axis=1, keepdims=True)
     labels = [class_label(result.target, c) for c in result.classes]
-    size = 2.4 + 0.42 * len(labels)
+    size = max(3.4, 2.4 + 0.42 * len(labels))
+    font = 9 if len(labels) <= 3 else 7
     with mpl.rc_context(_STYLE):
         figure = _new_figure(2 * size, size)
         for axes, values, title, fmt in zip(
@@ -300,10 +301,10 @@ def confusion_figure(result: ValidationResult) -> str:
                 if np.isfinite(value):
                     colour = "white" if scaled[row, column] > 0.6 else "black"
                     axes.text(
-                        column, row, fmt.format(value), ha="center", va="center", color=colour, fontsize=7
+                        column, row, fmt.format(value), ha="center", va="center", color=colour, fontsize=font
                     )
-            axes.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=7)
-            axes.set_yticks(range(len(labels)), labels, fontsize=7)
+            axes.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=font)
+            axes.set_yticks(range(len(labels)), labels, fontsize=font)
             axes.set_xlabel("predicted")
             axes.set_ylabel("true")
             axes.set_title(title, fontsize=8)
@@ -493,14 +494,14 @@ def decision_figure(data: dict[str, Any]) -> str:
 
 def importance_figure(rows: Sequence[dict[str, Any]], top: int = 20) -> str:
     """Return a bar chart of the ``top`` feature groups by mean drop in AUC when permuted (± SD over splits)."""
-    shown = list(rows)[:top][::-1]
+    bars = list(rows)[:top][::-1]
     with mpl.rc_context(_STYLE):
-        figure = _new_figure(5.2, 0.9 + 0.22 * len(shown))
+        figure = _new_figure(5.2, 0.9 + 0.22 * len(bars))
         axes = figure.add_subplot()
-        means = np.array([r["auc_drop_mean"] or 0.0 for r in shown])
-        sds = np.array([r["auc_drop_sd"] or 0.0 for r in shown])
-        axes.barh(range(len(shown)), means, xerr=sds, color="C0", alpha=0.8, error_kw={"linewidth": 0.8})
-        axes.set_yticks(range(len(shown)), [r["group"] for r in shown], fontsize=7)
+        means = np.array([r["auc_drop_mean"] or 0.0 for r in bars])
+        sds = np.array([r["auc_drop_sd"] or 0.0 for r in bars])
+        axes.barh(range(len(bars)), means, xerr=sds, color="C0", alpha=0.8, error_kw={"linewidth": 0.8})
+        axes.set_yticks(range(len(bars)), [r["group"] for r in bars], fontsize=7)
         axes.axvline(0, color="0.3", linewidth=0.8)
         axes.set_xlabel("drop in AUC when shuffled")
         axes.set_title("Permutation importance", fontsize=9)

@@ -28,6 +28,7 @@ from typing import Any
 import jinja2
 import numpy as np
 import pandas as pd
+import sklearn
 
 from lai import __version__
 from lai.data.taxonomy import DIAGNOSES, is_malignant
@@ -463,12 +464,14 @@ def checklist_items(
         if column in cases.columns
     ]
     prevalence = []
-    for result in {r.target: r for r in results}.values():
+    for target in dict.fromkeys(r.target for r in results):
+        # the result that tested the most lesions (leave-centre-out and k-fold test every lesion)
+        result = max((r for r in results if r.target == target), key=lambda r: len(r.predictions))
         counts = result.predictions["y_true"].astype(str).value_counts()
         parts = [f"{class_label(result.target, c)} {int(counts.get(str(c), 0))}" for c in result.classes]
         prevalence.append(f"{TASK_TITLES.get(result.target, result.target)}: " + ", ".join(parts))
     missing = provenance.get("missing_features")
-    schemes = sorted({f"{r.scheme_name}: {r.scheme}" for r in results})
+    schemes = list(dict.fromkeys(r.scheme[0].upper() + r.scheme[1:] for r in results))
     performance = [
         f"{TASK_TITLES.get(r.target, r.target)}, {r.scheme_name}: AUC {shown(r.metrics['auc'].value)} "
         f"({shown(r.metrics['auc'].ci_low)} to {shown(r.metrics['auc'].ci_high)}; {r.metrics['auc'].method})"
@@ -491,15 +494,9 @@ def checklist_items(
         or "the estimator given was fitted as is in every split (no search recorded)"
     )
     versions = (
-        f"LAI {__version__}, Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}; "
-        f"seed {provenance.get('seed', 'not recorded')}"
+        f"LAI {__version__}, Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
+        f"scikit-learn {sklearn.__version__}; seed {provenance.get('seed', 'not recorded')}"
     )
-    try:
-        import sklearn
-
-        versions += f", scikit-learn {sklearn.__version__}"
-    except ImportError:  # pragma: no cover - scikit-learn is a dependency
-        pass
     rows = [
         (
             "TRIPOD+AI",
