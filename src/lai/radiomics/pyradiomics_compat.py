@@ -69,7 +69,7 @@ from lai.radiomics.extract import (
 )
 from lai.radiomics.gldm import gldm_features
 from lai.radiomics.settings import WAVELETS, read_settings_file
-from lai.radiomics.texture import flat_step, roi_neighbourhood
+from lai.radiomics.texture import flat_step, padded_levels
 
 FAMILIES: tuple[str, ...] = ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
 """Feature classes of this mode, in PyRadiomics' spelling."""
@@ -427,18 +427,21 @@ def cooccurrence_counts(
     """Return the co-occurrence counts per offset, shape (A, N_g, N_g), summed over the whole ROI.
 
     ``[a, i-1, j-1]`` counts ROI voxel pairs ``(x, x + offset_a)`` with levels ``(i, j)``; with
-    ``symmetrical`` each pair is counted both ways. One ``np.bincount`` gives every matrix.
+    ``symmetrical`` each pair is counted both ways.
     """
     reach = int(np.abs(offsets).max()) if len(offsets) else 1
-    flat, padded_shape, voxels = roi_neighbourhood(levels, mask, reach)
-    first = (flat[voxels].astype(np.intp) - 1) * n_levels - 1
-    keys = []
-    for a, offset in enumerate(offsets):  # one gather of the ROI's neighbours per offset
-        second = flat[voxels + flat_step(offset, padded_shape)]
-        pair = second > 0
-        keys.append(first[pair] + (a * n_levels**2) + second[pair])
-    flat = np.concatenate(keys) if keys else np.zeros(0, np.intp)
-    counts = np.bincount(flat, minlength=len(offsets) * n_levels**2).reshape(len(offsets), n_levels, n_levels)
+    flat, padded_shape = padded_levels(np.where(mask, levels, 0), pad=reach)
+    # every pair (x, x + offset) is one element of two contiguous slices of the flat array; its key
+    # (level of x) * (N_g + 1) + (level of x + offset) puts pairs with a voxel outside the ROI (level 0)
+    # in row or column 0, which are dropped: one bincount per offset, no selection of ROI voxels
+    size = (n_levels + 1) ** 2
+    second: np.ndarray = flat.astype(np.uint16 if size <= 2**16 else np.int64)
+    first = second * second.dtype.type(n_levels + 1)
+    counts = np.empty((len(offsets), size), dtype=np.int64)
+    for a, offset in enumerate(offsets):
+        step = flat_step(offset, padded_shape)
+        counts[a] = np.bincount(first[:-step] + second[step:], minlength=size)
+    counts = counts.reshape(len(offsets), n_levels + 1, n_levels + 1)[:, 1:, 1:]
     return counts + counts.swapaxes(1, 2) if symmetrical else counts
 
 

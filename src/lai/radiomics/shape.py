@@ -83,8 +83,9 @@ def maximum_2d_diameters(mesh: Mesh) -> tuple[float, float, float]:
     PyRadiomics compares mesh vertices with the same index coordinate: the same slice k (Slice, the axial
     plane of an axial scan), the same j (Column, coronal) or the same i (Row, sagittal), and measures
     their distance in mm. Per plane the farthest pair lies on the plane's convex hull (an affine map of
-    the index coordinates keeps it convex), and a hull vertex is the first or last vertex of its row and
-    of its column of the plane (else it would lie between two others): only such vertices are compared.
+    the index coordinates keeps it convex), and a hull vertex is the first or last vertex on every line
+    of the plane through it (else it would lie between two others): only vertices that end their row,
+    column and both diagonals are compared.
     """
     if mesh.index_vertices is None:
         msg = "maximum_2d_diameters: the mesh has no index coordinates (use surface_mesh)"
@@ -93,27 +94,57 @@ def maximum_2d_diameters(mesh: Mesh) -> tuple[float, float, float]:
     for axis in (2, 1, 0):
         plane = mesh.index_vertices[:, axis]
         u, v = (mesh.index_vertices[:, a] for a in range(3) if a != axis)
-        candidate = _ends_of_lines(plane, u, v) & _ends_of_lines(plane, v, u)
+        # ends along rows, columns and both diagonals of the plane (sums of half-integers are exact)
+        candidate = (
+            _ends_of_lines(plane, u, v)
+            & _ends_of_lines(plane, v, u)
+            & _ends_of_lines(plane, u + v, u)
+            & _ends_of_lines(plane, u - v, u)
+        )
         kept = np.flatnonzero(candidate)
         order = kept[np.argsort(plane[kept], kind="stable")]
-        cuts = np.flatnonzero(np.diff(plane[order])) + 1
-        largest = 0.0
-        for group in np.split(order, cuts):
-            if group.size > 1:
-                largest = max(largest, float(pdist(mesh.vertices[group]).max()))
-        diameters.append(largest)
+        diameters.append(_largest_distance_per_group(mesh.vertices[order], plane[order]))
     return diameters[0], diameters[1], diameters[2]
 
 
+def _largest_distance_per_group(points: np.ndarray, group: np.ndarray) -> float:
+    """Return the largest distance between two ``points`` (n, 3) of one group; ``group`` is sorted.
+
+    All groups at once: each is padded to the largest group's size with copies of its first point
+    (distance 0), so one (groups, size, size) array of squared distances holds every pair.
+    """
+    if points.shape[0] < 2:
+        return 0.0
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    counts = np.diff(np.r_[starts, group.size])
+    size = int(counts.max())
+    position = np.arange(group.size) - np.repeat(starts, counts)
+    padded = np.repeat(points[starts][:, None, :], size, axis=1)
+    padded[np.repeat(np.arange(starts.size), counts), position] = points
+    largest = 0.0
+    for chunk in range(0, starts.size, max(1, 2_000_000 // (size * size))):  # bounded memory
+        block = padded[chunk : chunk + max(1, 2_000_000 // (size * size))]
+        differences = block[:, :, None, :] - block[:, None, :, :]
+        largest = max(largest, float(np.einsum("gijk,gijk->gij", differences, differences).max()))
+    return float(np.sqrt(largest))
+
+
 def _ends_of_lines(plane: np.ndarray, line: np.ndarray, along: np.ndarray) -> np.ndarray:
-    """Return which points are first or last by ``along`` among the points of equal (``plane``, ``line``)."""
-    order = np.lexsort((along, line, plane))
-    new_line = np.ones(order.size + 1, dtype=bool)
-    new_line[1:-1] = (np.diff(plane[order]) != 0) | (np.diff(line[order]) != 0)
-    ends = np.zeros(order.size, dtype=bool)
-    ends[order[new_line[:-1]]] = True  # first of its line
-    ends[order[new_line[1:]]] = True  # last of its line
-    return ends
+    """Return which points are first or last by ``along`` among the points of equal (``plane``, ``line``).
+
+    Coordinates are multiples of one half (mesh vertices lie on voxel centres or edge midpoints), so
+    twice them are integers that index a dense (plane, line) grid holding each line's extremes.
+    """
+    p, q, r = (np.rint(2 * values).astype(np.int64) for values in (plane, line, along))
+    p -= p.min()
+    q -= q.min()
+    cell = p * (int(q.max()) + 1) + q
+    n_cells = int(cell.max()) + 1
+    lowest = np.full(n_cells, np.iinfo(np.int64).max)
+    highest = np.full(n_cells, np.iinfo(np.int64).min)
+    np.minimum.at(lowest, cell, r)
+    np.maximum.at(highest, cell, r)
+    return (r == lowest[cell]) | (r == highest[cell])
 
 
 def principal_moments(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
