@@ -166,6 +166,16 @@ def test_data_card_counts_cases_by_centre_and_names_sequences(release: Path, coh
     for heading in ("Cases by vendor", "Cases by field strength", "Available sequences", "Missing data"):
         assert f"## {heading}" in card
     assert "| portal | 24 | 0 |" in card
+    # The diagnosis table counts train lesions only: its cells add up to the train lesions, per diagnosis.
+    section = card.split("## Lesions by diagnosis")[1].split("##")[0]
+    rows = [
+        line.strip("|").split("|")
+        for line in section.splitlines()
+        if line.startswith("| ") and "---" not in line
+    ]
+    counts = {cells[0].strip(): sum(int(c) for c in cells[1:]) for cells in rows[1:]}
+    train = cohort.lesions[cohort.lesions["case_id"].isin(splits["train"])]
+    assert counts == train["diagnosis"].value_counts().to_dict()
 
 
 def test_same_inputs_give_the_same_public_bytes(release: Path, cohort: Dataset, tmp_path: Path) -> None:
