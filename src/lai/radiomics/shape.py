@@ -122,8 +122,9 @@ def _largest_distance_per_group(points: np.ndarray, group: np.ndarray) -> float:
     padded = np.repeat(points[starts][:, None, :], size, axis=1)
     padded[np.repeat(np.arange(starts.size), counts), position] = points
     largest = 0.0
-    for chunk in range(0, starts.size, max(1, 2_000_000 // (size * size))):  # bounded memory
-        block = padded[chunk : chunk + max(1, 2_000_000 // (size * size))]
+    per_block = max(1, 200_000 // (size * size))  # groups per block: at most ~5 MB of differences
+    for chunk in range(0, starts.size, per_block):
+        block = padded[chunk : chunk + per_block]
         differences = block[:, :, None, :] - block[:, None, :, :]
         largest = max(largest, float(np.einsum("gijk,gijk->gij", differences, differences).max()))
     return float(np.sqrt(largest))
