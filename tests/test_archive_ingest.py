@@ -6,7 +6,13 @@ import datetime
 import gzip
 import hashlib
 import io
+import os
+import pickle
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -225,10 +231,10 @@ def test_reingesting_the_same_files_changes_nothing(
     assert _tree_hash(archive) == before
 
 
-def test_an_interrupted_ingest_resumes_and_ends_like_a_single_run(
+def test_an_ingest_of_part_of_a_study_is_completed_by_the_next(
     source: Path, ingested: tuple[Path, object, dict], tmp_path: Path
 ) -> None:
-    # The first run saw only part of the series (as if stopped); the second finishes the rest.
+    # The first run saw only part of the series (a partial export); the second adds the rest.
     partial = tmp_path / "partial"
     study = next(p for p in source.rglob("MR_*") if p.is_dir())
     series_dirs = sorted(p for p in study.iterdir() if p.is_dir())
@@ -237,14 +243,46 @@ def test_an_interrupted_ingest_resumes_and_ends_like_a_single_run(
     archive = tmp_path / "archive"
     first = ingest(partial, archive, centre="centre-01", secret=SECRET, scheduler="sync")
     assert first.converted == 3
-    (archive / ".work-stale").mkdir()  # what a killed run leaves behind must not matter
     second = ingest(source, archive, centre="centre-01", secret=SECRET, scheduler="sync")
     assert (second.converted, second.already_present) == (len(SEQUENCES) - 3, 3)
-    shutil.rmtree(archive / ".work-stale")
     single = _tree_hash(ingested[0], skip=("log/", "catalog.sqlite", "dataset.json"))
-    resumed = _tree_hash(archive, skip=("log/", "catalog.sqlite", "dataset.json"))
-    assert resumed == single
+    assert _tree_hash(archive, skip=("log/", "catalog.sqlite", "dataset.json")) == single
     assert LaiDataset.read(archive).files == LaiDataset.read(ingested[0]).files
+
+
+@pytest.mark.slow
+def test_a_killed_ingest_resumes_from_the_series_it_had_finished(
+    source: Path, ingested: tuple[Path, object, dict], tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    secret = tmp_path / "centre.key"
+    secret.write_text(SECRET.hex() + "\n", encoding="ascii")
+    command = [
+        sys.executable, "-c", "from lai.cli import app; app()", "ingest", str(source), "--centre", "centre-01",
+        "--archive", str(archive), "--secret-file", str(secret), "--scheduler", "sync",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, "LAI_NO_PROGRESS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    cache = archive / ".work" / "cache"
+    deadline = time.monotonic() + 120
+    while not list(cache.rglob("*.pkl")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.kill()
+    assert process.wait() == -signal.SIGKILL, "the ingest finished before it could be killed"
+    cached = [pickle.loads(p.read_bytes()) for p in cache.rglob("*.pkl")]
+    finished = {archive / p.dicom_dir: (archive / p.dicom_dir).stat().st_ino for p in cached}
+    assert finished and len(finished) < len(SEQUENCES)
+    report = ingest(source, archive, centre="centre-01", secret=SECRET, scheduler="sync")
+    assert report.converted == len(SEQUENCES)
+    # series finished before the kill were taken from the cache, not written again
+    assert all(path.stat().st_ino == inode for path, inode in finished.items())
+    assert not (archive / ".work").exists()
+    single = _tree_hash(ingested[0], skip=("log/", "catalog.sqlite", "dataset.json"))
+    assert _tree_hash(archive, skip=("log/", "catalog.sqlite", "dataset.json")) == single
 
 
 def test_same_patient_keeps_its_pseudonym_and_date_interval_across_exams(tmp_path: Path) -> None:

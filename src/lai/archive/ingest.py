@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -46,12 +46,14 @@ from lai.archive.deidentify import (
 )
 from lai.archive.scan import ScanProblem, open_source, scan_dicom
 from lai.archive.series import SeriesClass, SeriesHeader, classify_series, order_dynamic_phases
-from lai.compute import map_tasks
+from lai.compute import map_tasks, task_key
 from lai.data import SEQUENCES
 from lai.data.taxonomy import DYNAMIC_PHASES
 from lai.files import sha256_bytes, write_bytes_atomic, write_text_atomic
 
 DWI_SEQUENCES = ("dwi", "dwi_b0")
+WORK_FOLDER = ".work"
+"""Hidden folder of an archive holding the converted series of an unfinished run, and their cache."""
 
 
 @dataclass(frozen=True)
@@ -178,40 +180,49 @@ def ingest(
         hashes = [series.content_hash() for series in scan.series]
         done = _finished(catalog, hashes)
         pending = [(s, h) for s, h in zip(scan.series, hashes, strict=True) if h not in done]
-        work = Path(tempfile.mkdtemp(prefix=".work-", dir=archive))
-        try:
-            tasks = [
-                _SeriesTask(
-                    files=tuple(str(f.path) for f in series.files),
-                    shown=series.files[0].shown,
-                    part=series.part,
-                    split_by=series.split_by,
-                    source_hash=digest,
-                    archive=str(archive),
-                    work=str(work),
-                    secret=secret,
-                    centre=centre,
-                    options=options,
-                    keep_mapping=keep_mapping is not None,
-                )
-                for series, digest in pending
-            ]
-            prepared = map_tasks(
-                prepare_series, tasks, description="De-identify and convert series", scheduler=scheduler
+        # Converted series wait in .work until their study is filed; the cache there lets an interrupted
+        # run pick up every series it had finished. A run that ends removes it.
+        work = archive / WORK_FOLDER
+        work.mkdir(exist_ok=True)
+        secret_id = sha256_bytes(secret)
+        tasks = [
+            _SeriesTask(
+                files=tuple(str(f.path) for f in series.files),
+                shown=series.files[0].shown,
+                part=series.part,
+                split_by=series.split_by,
+                source_hash=digest,
+                archive=str(archive),
+                work=str(work),
+                secret=secret,
+                centre=centre,
+                options=options,
+                keep_mapping=keep_mapping is not None,
             )
-            failures = [
-                f"{task.shown}: {p.error}" for task, p in zip(tasks, prepared, strict=True) if p.error
-            ]
-            ready = [p for p in prepared if p.error is None]
-            if keep_mapping is not None:
-                _save_mapping(Path(keep_mapping), secret, prepared)
-            by_case: dict[str, list[_Prepared]] = defaultdict(list)
-            for p in ready:
-                by_case[p.case_id].append(p)
-            for case_id in sorted(by_case):
-                _file_study(archive, catalog, centre, by_case[case_id])
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+            for series, digest in pending
+        ]
+        keys = [
+            task_key("archive-series", t.source_hash, centre, secret_id, asdict(options), t.keep_mapping)
+            for t in tasks
+        ]
+        prepared = map_tasks(
+            prepare_series,
+            tasks,
+            keys=keys,
+            cache_dir=work / "cache",
+            description="De-identify and convert series",
+            scheduler=scheduler,
+        )
+        failures = [f"{task.shown}: {p.error}" for task, p in zip(tasks, prepared, strict=True) if p.error]
+        ready = [p for p in prepared if p.error is None]
+        if keep_mapping is not None:
+            _save_mapping(Path(keep_mapping), secret, prepared)
+        by_case: dict[str, list[_Prepared]] = defaultdict(list)
+        for p in ready:
+            by_case[p.case_id].append(p)
+        for case_id in sorted(by_case):
+            _file_study(archive, catalog, centre, by_case[case_id])
+        shutil.rmtree(work, ignore_errors=True)  # only a run that ends; a killed one resumes from it
         report = IngestReport(
             n_files=scan.n_files,
             converted=len(ready),
@@ -268,7 +279,7 @@ def prepare_series(task: _SeriesTask) -> _Prepared:
     case_id = case_id_for(task.centre, str(head.StudyInstanceUID))
     series_key = series_key_for(str(head.SeriesInstanceUID), task.part)
     dicom_rel = f"dicom/{case_id}/{series_key}"
-    _write_dicom_folder(Path(task.archive) / dicom_rel, originals, clean)
+    _write_dicom_folder(Path(task.archive) / dicom_rel, originals, clean, Path(task.work))
     try:
         converted = convert_series(Path(task.archive) / dicom_rel, task.work)
     except ConversionError as error:
@@ -303,18 +314,21 @@ def _failed(task: _SeriesTask, error: str) -> _Prepared:
 
 
 def _write_dicom_folder(
-    target: Path, originals: Sequence[pydicom.Dataset], clean: Sequence[pydicom.Dataset]
+    target: Path, originals: Sequence[pydicom.Dataset], clean: Sequence[pydicom.Dataset], work: Path
 ) -> None:
-    """Write de-identified files into a temporary folder and rename it onto ``target`` (replacing it)."""
+    """Write de-identified files into a folder in ``work`` and rename it onto ``target`` (replacing it).
+
+    Whatever a killed run leaves half-written stays in ``work``, never beside the archive's series.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}.", dir=work))
     try:
         for original, ds in zip(originals, clean, strict=True):
             ds.file_meta = _file_meta(original, ds)
         for index, data in enumerate(encode_series(clean), start=1):
             (tmp / f"IM_{index:04d}.dcm").write_bytes(data)
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            old = Path(tempfile.mkdtemp(prefix=f"{target.name}.", suffix=".old", dir=work))
             os.replace(target, old / target.name)
             os.replace(tmp, target)
             shutil.rmtree(old)
