@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from lai.cli import app
 from lai.data import Dataset
+from lai.data.feature_table import FeatureTable
 from lai.radiomics import SettingsError, extract_dataset, load_settings, settings_for
 from radiomics_datasets import BALLS, LIVER, write_dataset
 
@@ -71,3 +74,26 @@ def test_extract_dataset_uses_each_sequence_settings(dataset: Dataset) -> None:
     assert frame.loc["c1-1", "t2w:original_firstorder_Median"] == pytest.approx(LIVER["t2w"] * ratio)
     assert frame.loc["c1-1", "portal:original_firstorder_Median"] == pytest.approx(ratio)
     assert table.metadata["settings"]["sequences"]["t2w"]["normalise"] == "none"
+
+
+def test_lai_extract_honours_the_sequences_of_the_params_file(dataset: Dataset, tmp_path: Path) -> None:
+    params = tmp_path / "settings.yaml"
+    params.write_text("sequences:\n  t2w:\n    normalise: none\n    feature_classes: [firstorder]\n")
+    out = tmp_path / "features.parquet"
+    result = CliRunner().invoke(
+        app, ["extract", str(dataset.root), "--params", str(params), "--out", str(out), "--scheduler", "sync"]
+    )
+    assert result.exit_code == 0, result.output
+    frame = FeatureTable.read(out).frame.set_index("lesion_id")
+    assert not [c for c in frame.columns if c.startswith("t2w:original_glcm")]
+    assert frame.loc["c1-1", "t2w:original_firstorder_Median"] == pytest.approx(LIVER["t2w"] * BALLS[1][2])
+
+
+def test_lai_extract_names_the_sequence_of_a_bad_override(dataset: Dataset, tmp_path: Path) -> None:
+    params = tmp_path / "settings.yaml"
+    params.write_text("sequences:\n  adc:\n    texture_bin_count: -3\n")
+    result = CliRunner().invoke(
+        app, ["extract", str(dataset.root), "--params", str(params), "--out", str(tmp_path / "f.parquet")]
+    )
+    assert result.exit_code != 0
+    assert "sequences.adc" in result.output and "Traceback" not in result.output
