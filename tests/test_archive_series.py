@@ -166,6 +166,19 @@ def test_phases_without_injection_time_are_timed_from_the_first_contrast_series(
     assert all("estimated" in c.reason for c in order_dynamic_phases(headers)[1:])
 
 
+def test_parts_of_a_multiphase_series_without_injection_time_start_with_the_mask() -> None:
+    t0 = 36_000.0
+    parts = [
+        dataclasses.replace(_dynamic(t0 + d, agent="Dotarem", injection=None), temporal_positions=(k,))
+        for k, d in enumerate((-40, 30, 75, 200), start=1)
+    ]
+    assert [c.sequence for c in order_dynamic_phases(parts)] == ["t1_pre", "arterial", "portal", "delayed"]
+    # Three parts and no word for the mask: the first is taken as arterial.
+    assert [c.sequence for c in order_dynamic_phases(parts[1:])] == ["arterial", "portal", "delayed"]
+    named = [dataclasses.replace(parts[0], description="Ax LAVA pre"), *parts[1:3]]
+    assert [c.sequence for c in order_dynamic_phases(named)] == ["t1_pre", "arterial", "portal"]
+
+
 def test_phases_without_any_contrast_tag_follow_acquisition_order() -> None:
     t0 = 36_000.0
     headers = [_dynamic(t0 + d, agent="") for d in (100, -40, 50, 240)]

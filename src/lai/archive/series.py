@@ -54,6 +54,7 @@ ARTERIAL_MAX_S = 45.0
 PORTAL_MAX_S = 120.0
 LATE_MAX_S = 600.0
 _TYPICAL_ARTERIAL_DELAY_S = 25.0
+_MASK_MIN_SERIES = 4
 
 _NOT_LIVER = {
     "localizer": "localiser", "localiser": "localiser", "loc": "localiser", "scout": "localiser",
@@ -486,8 +487,10 @@ def order_dynamic_phases(
     The series are put in time order; the injection is the ContrastBolusStartTime the headers carry,
     else it is estimated as the first post-contrast series' start minus a typical arterial delay
     (25 s). When no header names a contrast agent, the first series in time is ``t1_pre`` and the others
-    are taken as post-contrast, timed from the first of them. Each series then gets its phase from its
-    delay after injection and the agent (see :mod:`lai.archive.series`).
+    are taken as post-contrast, timed from the first of them. When every header names the agent and
+    none gives the injection time (the parts of one multi-phase series), the first in time is the
+    pre-contrast mask if its description says so or if there are at least four. Each series then gets
+    its phase from its delay after injection and the agent (see :mod:`lai.archive.series`).
 
     Parameters
     ----------
@@ -506,6 +509,14 @@ def order_dynamic_phases(
     post = [(t, i) for t, i in timed if headers[i].has_contrast]
     injection: float | None = min(injections) if injections else None
     how = "ContrastBolusStartTime"
+    mask: int | None = None
+    if injection is None and post and len(post) == len(timed):
+        # Every series names the agent, as the parts of one multi-phase series split by the ingest do:
+        # the first is the pre-contrast mask when it says so, or when there are four or more (a liver
+        # protocol always acquires a pre-contrast phase).
+        first = post[0][1]
+        if _phase_from_words(headers[first]) == "t1_pre" or len(post) >= _MASK_MIN_SERIES:
+            mask, post = first, post[1:]
     if injection is None and post:
         injection = post[0][0] - _TYPICAL_ARTERIAL_DELAY_S
         how = "estimated from the first post-contrast series"
@@ -513,8 +524,12 @@ def order_dynamic_phases(
         injection = timed[1][0] - _TYPICAL_ARTERIAL_DELAY_S
         how = "no contrast agent in any header: estimated from the second series in time"
     results = []
-    for header in headers:
-        phase, confidence, why = _phase_of(header, injection)
+    for index, header in enumerate(headers):
+        if index == mask:
+            phase, confidence = "t1_pre", 0.7
+            why = "first of the study's dynamic series, all naming the agent, no injection time: the mask"
+        else:
+            phase, confidence, why = _phase_of(header, injection)
         if injection is not None and header.start is not None:
             why = f"{why} (injection {how})"
         dynamic = family_probabilities(header, model)["dynamic"]
