@@ -11,6 +11,7 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
+from pydicom.uid import ImplicitVRLittleEndian
 
 from dicom_planting import found_in, plant_identifiers
 from lai.archive.annex_e import ANNEX_E
@@ -25,6 +26,7 @@ from lai.archive.deidentify import (
     new_secret,
     patient_key,
 )
+from lai.archive.series import SeriesHeader
 from lai.imaging.image import Image
 from lai.synth.dicom import ExamInfo, write_case_dicom
 
@@ -112,6 +114,23 @@ def test_no_planted_value_survives_in_real_dicom(name: str) -> None:
     back = pydicom.dcmread(io.BytesIO(data))
     assert back.SOPClassUID == ds.SOPClassUID
     assert back.PixelData == ds.PixelData
+
+
+def test_no_planted_value_survives_in_implicit_vr_files(synthetic) -> None:
+    # Implicit VR files carry no VRs: private elements read back as UN and standard ones by dictionary.
+    dwi = next(ds for ds in synthetic["Siemens"] if "DiffusionBValue" in ds)
+    planted_ds = copy.deepcopy(dwi)
+    planted = plant_identifiers(planted_ds, OPTIONS)
+    planted_ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    buffer = io.BytesIO()
+    planted_ds.save_as(buffer, enforce_file_format=True)
+    implicit = pydicom.dcmread(io.BytesIO(buffer.getvalue()))
+    assert implicit.file_meta.TransferSyntaxUID == ImplicitVRLittleEndian
+    clean = deidentify(implicit, OPTIONS, Pseudonymiser(SECRET, "centre-01"))
+    assert found_in(_serialised(clean), planted) == []
+    b_value = clean.private_block(0x0019, "SIEMENS MR HEADER")[0x0C].value
+    assert b_value == dwi.private_block(0x0019, "SIEMENS MR HEADER")[0x0C].value
+    assert SeriesHeader.from_datasets([clean]).b_values == (800.0,)
 
 
 def test_every_annex_e_attribute_the_profile_touches_is_planted(synthetic) -> None:
