@@ -231,6 +231,18 @@ def test_reingesting_the_same_files_changes_nothing(
     assert _tree_hash(archive) == before
 
 
+def test_a_missing_dataset_index_is_rewritten_by_the_next_ingest(
+    source: Path, ingested: tuple[Path, object, dict], tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    shutil.copytree(ingested[0], archive)
+    expected = (archive / "dataset.json").read_bytes()
+    (archive / "dataset.json").unlink()  # as if killed after filing the series, before the index
+    report = ingest(source, archive, centre="centre-01", secret=SECRET, scheduler="sync")
+    assert report.converted == 0
+    assert (archive / "dataset.json").read_bytes() == expected
+
+
 def test_an_ingest_of_part_of_a_study_is_completed_by_the_next(
     source: Path, ingested: tuple[Path, object, dict], tmp_path: Path
 ) -> None:

@@ -35,7 +35,16 @@ from pydicom.filewriter import correct_ambiguous_vr, write_data_element, write_f
 from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from lai.archive.catalog import Catalog, Centre, Patient, Series, Study, open_catalog, write_dataset_index
+from lai.archive.catalog import (
+    Catalog,
+    Centre,
+    DatasetVersion,
+    Patient,
+    Series,
+    Study,
+    open_catalog,
+    write_dataset_index,
+)
 from lai.archive.convert import ConversionError, convert_series, read_bvals
 from lai.archive.deidentify import (
     BurnedInAnnotationError,
@@ -233,6 +242,8 @@ def ingest(
         )
         if report.changed:
             write_dataset_index(archive, catalog, changed_cases=report.cases)
+        elif _index_is_stale(archive, catalog):  # a run killed after filing, before writing the index
+            write_dataset_index(archive, catalog)
         if report.changed or report.failures:
             _write_log(archive, report, options)
     return report
@@ -245,6 +256,16 @@ def _save_mapping(path: Path, secret: bytes, prepared: Sequence[_Prepared]) -> N
             for original, pseudonym in entries.items():
                 mapping.add(kind, original, pseudonym)
     mapping.save(path, secret)
+
+
+def _index_is_stale(archive: Path, catalog: Catalog) -> bool:
+    """Whether the Dataset index misses series the catalog has (or was never written)."""
+    with catalog.session() as session:
+        n_series = session.scalar(sa.select(sa.func.count(Series.id))) or 0
+        latest = session.scalars(sa.select(DatasetVersion).order_by(DatasetVersion.id.desc())).first()
+    if n_series == 0:
+        return False
+    return not (archive / "dataset.json").is_file() or latest is None or latest.n_series != n_series
 
 
 def _finished(catalog: Catalog, hashes: Sequence[str]) -> set[str]:
