@@ -201,6 +201,19 @@ def test_localiser_is_unknown_by_rule() -> None:
     assert (result.sequence, result.reason) == ("unknown", "rule: localiser (description)")
 
 
+def test_dixon_fat_images_and_fat_fraction_maps_are_unknown() -> None:
+    fat = SeriesHeader(
+        description="t1_vibe_dixon_tra_bh_F",
+        image_type=("DERIVED", "PRIMARY", "DIXON", "FAT"),
+        scanning_sequence=("GR",),
+        repetition_time=6.9,
+        echo_time=2.3,
+    )
+    assert classify_series(fat).sequence == "unknown"
+    fraction = dataclasses.replace(fat, description="mDIXON Quant PDFF", image_type=("DERIVED", "PRIMARY"))
+    assert "fat-fraction" in classify_series(fraction).reason
+
+
 def test_tokens_split_words_and_numbers() -> None:
     assert tokens("t1_vibe_fs_tra_bh_hbp_20min") == ["t1", "vibe", "fs", "tra", "bh", "hbp", "#", "min"]
     assert tokens("ADC (10^-6 mm^2/s):Ax DWI b800") == [

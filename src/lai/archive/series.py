@@ -403,6 +403,14 @@ def classify_series(header: SeriesHeader, *, model: dict[str, Any] | None = None
     image_type = set(header.image_type)
     if "ADC" in image_type or ("adc" in words and "DERIVED" in image_type):
         return SeriesClass("adc", 0.99, "rule: ADC map (ImageType)")
+    if (
+        image_type & {"FAT", "FF", "FAT_FRACTION"}
+        or {"ff", "fatfraction", "pdff"} & words
+        or "fat fraction" in " ".join(tokens(header.description))
+    ):
+        return SeriesClass(
+            "unknown", 0.95, "rule: Dixon fat image or fat-fraction map (ImageType or description)"
+        )
     not_liver = sorted({_NOT_LIVER[w] for w in words if w in _NOT_LIVER})
     if not_liver and not header.b_values:
         return SeriesClass("unknown", 0.95, f"rule: {', '.join(not_liver)} (description)")
