@@ -229,7 +229,7 @@ def _write_public(
     files: dict[str, str] = {}
     for rel in _case_files(source, [*train, *test]):
         _link_or_copy(source.root / rel, public / rel)
-        files[rel] = source.files.get(rel) or sha256_file(public / rel)
+        files[rel] = sha256_file(public / rel)  # hashed as released, not trusted from the archive's index
     cases = source.cases.astype({"case_id": str}).sort_values("case_id", kind="stable").reset_index(drop=True)
     lesions = _public_lesions(source.lesions, set(test))
     card = data_card(source, name=name, version=version, train=train, test=test).encode("utf-8")
@@ -256,10 +256,15 @@ def _write_public(
             },
         },
     )
-    sums = "".join(
-        f"{sha256_file(path)}  {path.relative_to(public).as_posix()}\n"
-        for path in sorted(p for p in public.rglob("*") if p.is_file())
-    )
+    hashes = {
+        **files,
+        **{
+            rel: sha256_file(public / rel)
+            for rel in ("cases.csv", "lesions.csv", "splits.json", "dataset.json")
+        },
+    }
+    on_disk = sorted(p.relative_to(public).as_posix() for p in public.rglob("*") if p.is_file())
+    sums = "".join(f"{hashes.get(rel) or sha256_file(public / rel)}  {rel}\n" for rel in on_disk)
     write_text_atomic(public / "SHA256SUMS", sums)
     return int(lesions["case_id"].isin(set(test)).sum())
 
