@@ -281,11 +281,15 @@ def test_a_killed_ingest_resumes_from_the_series_it_had_finished(
     )
     cache = archive / ".work" / "cache"
     deadline = time.monotonic() + 120
-    while not list(cache.rglob("*.pkl")) and process.poll() is None and time.monotonic() < deadline:
+
+    def entries() -> list[Path]:  # finished cache entries, not the temporary files being written
+        return [p for p in cache.rglob("*.pkl") if not p.name.startswith(".")]
+
+    while not entries() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     process.kill()
     assert process.wait() == -signal.SIGKILL, "the ingest finished before it could be killed"
-    cached = [pickle.loads(p.read_bytes()) for p in cache.rglob("*.pkl")]
+    cached = [pickle.loads(p.read_bytes()) for p in entries()]
     finished = {archive / p.dicom_dir: (archive / p.dicom_dir).stat().st_ino for p in cached}
     assert finished and len(finished) < len(SEQUENCES)
     report = ingest(source, archive, centre="centre-01", secret=SECRET, scheduler="sync")
