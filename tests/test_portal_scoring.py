@@ -75,3 +75,24 @@ def test_metrics_equal_scikit_learn_on_a_multiclass_example() -> None:
     assert got["cohen_kappa"] == pytest.approx(kappa, abs=1e-6)
     assert got["lld"] == pytest.approx((f1 + kappa) / 2, abs=1e-6)
     assert got["brier"] == pytest.approx(np.mean((proba - np.eye(4)[y]) ** 2), abs=1e-6)
+
+
+@pytest.mark.slow
+def test_worker_stops_a_scoring_over_its_time_limit_and_serves_the_next_one() -> None:
+    import os
+    import time
+
+    from lai.portal.scoring import ScoringTimeout, ScoringWorker
+
+    worker = ScoringWorker()
+    try:
+        first = worker.run(os.getpid, (), 120.0)
+        assert first != os.getpid()  # a separate process
+        started = time.monotonic()
+        with pytest.raises(ScoringTimeout, match=r"time limit of 0\.5 s"):
+            worker.run(time.sleep, (30,), 0.5)
+        assert time.monotonic() - started < 15  # stopped, not waited for
+        second = worker.run(os.getpid, (), 120.0)
+        assert second not in (first, os.getpid())  # a new worker replaced the stopped one
+    finally:
+        worker.close()

@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import hmac
+import json
 import logging
 import secrets
 import threading
+import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -60,6 +62,8 @@ log = logging.getLogger("lai.portal")
 SESSION_COOKIE, CSRF_COOKIE = "lai_session", "lai_csrf"
 SESSION_AGE_S = 12 * 3600
 TEMPLATES = Path(__file__).parent / "templates"
+BOARD_TTL_S = 1.0
+"""Longest time a leaderboard is served from memory before it is read, verified and ranked again."""
 
 
 @dataclass
@@ -70,6 +74,7 @@ class Portal:
     sessions: sessionmaker[Session]
     secret: bytes
     worker: ScoringWorker
+    boards: dict[int, tuple[float, bytes]] = field(default_factory=dict)
 
 
 def create_app(
@@ -184,15 +189,21 @@ def _phase_json(phase: Phase, challenge: Challenge) -> dict[str, Any]:
 
 
 def _board_json(session: Session, portal: Portal, phase: Phase) -> dict[str, Any]:
+    return dict(json.loads(_board_bytes(session, portal, phase)))
+
+
+def _board_bytes(session: Session, portal: Portal, phase: Phase) -> bytes:
+    """Return the phase's leaderboard as JSON bytes, verified and ranked anew."""
     if results_hidden(phase):
-        return {
+        hidden = {
             "phase_id": phase.id,
             "hidden": True,
             "rows": [],
             "message": "results are hidden until the phase closes",
         }
+        return json.dumps(hidden).encode()
     rows = phase_board(session, portal.secret, phase)
-    return {
+    board = {
         "phase_id": phase.id,
         "hidden": False,
         "rank_by": phase.rank_by,
@@ -209,6 +220,7 @@ def _board_json(session: Session, portal: Portal, phase: Phase) -> dict[str, Any
             for r in rows
         ],
     }
+    return json.dumps(board).encode()
 
 
 def _submission_json(
@@ -332,10 +344,24 @@ def _add_api(app: FastAPI, portal: Portal) -> None:
         return [_phase_json(p, c) for p, c in rows]
 
     @app.get("/api/phases/{phase_id}/leaderboard", tags=["challenges"])
-    def api_leaderboard(phase_id: int, session: DB) -> dict[str, Any]:
-        """A phase's leaderboard (aggregate metrics only; empty while hidden until close)."""
-        phase, _, _ = _phase(session, phase_id)
-        return _board_json(session, portal, phase)
+    async def api_leaderboard(phase_id: int) -> Response:
+        """A phase's leaderboard (aggregate metrics only; empty while hidden until close).
+
+        Served from memory for at most ``BOARD_TTL_S`` seconds (dropped at once when this server stores
+        a submission of the phase); every recomputation re-verifies every result's signature.
+        """
+        cached = portal.boards.get(phase_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return Response(cached[1], media_type="application/json")
+
+        def compute() -> bytes:
+            with portal.sessions() as session:
+                phase, _, _ = _phase(session, phase_id)
+                return _board_bytes(session, portal, phase)
+
+        body = await run_in_threadpool(compute)
+        portal.boards[phase_id] = (time.monotonic() + BOARD_TTL_S, body)
+        return Response(body, media_type="application/json")
 
     @app.post("/api/phases/{phase_id}/submissions", tags=["challenges"], status_code=201)
     async def api_submit(
@@ -361,6 +387,7 @@ def _add_api(app: FastAPI, portal: Portal) -> None:
             )
         except ChallengeError as error:
             raise HTTPException(error.status, str(error)) from None
+        portal.boards.pop(phase_id, None)
         with portal.sessions() as session:
             phase, _, _ = _phase(session, phase_id)
             body = _submission_json(session, portal, row, phase)
@@ -659,6 +686,7 @@ def _add_pages(app: FastAPI, portal: Portal) -> None:
             )
         except ChallengeError as error:
             raise HTTPException(error.status, str(error)) from None
+        portal.boards.pop(phase_id, None)
         return _redirect(f"/phases/{phase_id}#submissions")
 
     @app.get("/phases/{phase_id}/leaderboard", response_class=HTMLResponse, include_in_schema=False)

@@ -334,20 +334,20 @@ def submission_result(session: Session, secret: bytes, submission: Submission) -
 def phase_board(session: Session, secret: bytes, phase: Phase) -> list[Row]:
     """Return a phase's leaderboard rows from its verified results (a tampered result raises)."""
     query = (
-        sa.select(Submission, Result, Team.name)
+        sa.select(Submission.id, Submission.created_at, Team.name, Result.payload, Result.hmac_sha256)
         .join(Result, Result.submission_id == Submission.id)
         .join(Team, Team.id == Submission.team_id)
         .where(Submission.phase_id == phase.id, Submission.status == "scored")
     )
     entries = []
-    for submission, result, team in session.execute(query).all():
-        payload = read_result(secret, result.payload, result.hmac_sha256, submission_id=submission.id)
+    for submission_id, created_at, team, payload, mac in session.execute(query).all():
+        result = read_result(secret, payload, mac, submission_id=submission_id)
         entries.append(
             Entry(
                 team=team,
-                submission_id=submission.id,
-                created_at=submission.created_at.isoformat(),
-                metrics=dict(payload["metrics"]),
+                submission_id=submission_id,
+                created_at=created_at.isoformat(),
+                metrics=dict(result["metrics"]),
             )
         )
     return leaderboard(entries, phase.metrics.split(","), phase.rank_by, phase.per_team)

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from lai.portal.scoring import LOWER_IS_BETTER
 
@@ -40,9 +39,9 @@ class Row:
 
 def competition_rank(values: Sequence[float | None], lower_is_better: bool) -> np.ndarray:
     """Return ranks 1.. with ties sharing the lowest rank and missing values ranked after every other."""
-    series = pd.Series([np.nan if v is None else float(v) for v in values], dtype=float)
-    ranks = series.rank(method="min", ascending=lower_is_better, na_option="bottom")
-    return ranks.to_numpy(dtype=np.int64)
+    array = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    oriented = np.where(np.isnan(array), np.inf, array if lower_is_better else -array)
+    return np.searchsorted(np.sort(oriented), oriented, side="left").astype(np.int64) + 1
 
 
 def _scores(entries: Sequence[Entry], metrics: Sequence[str], rank_by: str) -> np.ndarray:

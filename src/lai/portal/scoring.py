@@ -244,7 +244,9 @@ class ScoringWorker:
             except FutureTimeout:
                 self._kill()
                 raise ScoringTimeout(msg) from None
-            if time.perf_counter() - started > time_limit_s:  # finished, but late (this thread was descheduled)
+            if (
+                time.perf_counter() - started > time_limit_s
+            ):  # finished, but late (this thread was descheduled)
                 raise ScoringTimeout(msg)
             return result
 
