@@ -71,6 +71,7 @@ def make_release(
     test_fraction: float = 0.2,
     seed: int = 0,
     created: str | None = None,
+    scheduler: str | None = None,
 ) -> Release:
     """Write a benchmark release of an archive (a Dataset folder) into ``out``.
 
@@ -89,6 +90,8 @@ def make_release(
         Seed of the split.
     created
         Timestamp recorded in ground_truth.json (ISO 8601); now (UTC) by default.
+    scheduler
+        Where the files are linked and hashed, one task per case (``lai.compute.map_tasks``).
 
     Returns
     -------
@@ -116,6 +119,7 @@ def make_release(
             test=test,
             seed=seed,
             test_fraction=test_fraction,
+            scheduler=scheduler,
         )
         _write_private(source, private, name=name, version=version, test=test, created=created)
         os.replace(tmp, target)
@@ -225,11 +229,14 @@ def _write_public(
     test: Sequence[str],
     seed: int,
     test_fraction: float,
+    scheduler: str | None,
 ) -> int:
+    from lai.compute import map_tasks
+
+    tasks = [(str(source.root), str(public), case_id) for case_id in sorted([*train, *test])]
     files: dict[str, str] = {}
-    for rel in _case_files(source, [*train, *test]):
-        _link_or_copy(source.root / rel, public / rel)
-        files[rel] = sha256_file(public / rel)  # hashed as released, not trusted from the archive's index
+    for hashes in map_tasks(_release_case_files, tasks, description="Release files", scheduler=scheduler):
+        files.update(hashes)
     cases = source.cases.astype({"case_id": str}).sort_values("case_id", kind="stable").reset_index(drop=True)
     lesions = _public_lesions(source.lesions, set(test))
     card = data_card(source, name=name, version=version, train=train, test=test).encode("utf-8")
@@ -269,17 +276,22 @@ def _write_public(
     return int(lesions["case_id"].isin(set(test)).sum())
 
 
-def _case_files(source: Dataset, case_ids: Sequence[str]) -> list[str]:
-    """Return the relative paths of the images and masks of these cases present in the source."""
-    rels: list[str] = []
-    for case_id in sorted(case_ids):
-        for folder in ("images", "masks"):
-            directory = source.root / folder / case_id
-            if directory.is_dir():
-                rels.extend(
-                    f"{folder}/{case_id}/{p.name}" for p in sorted(directory.iterdir()) if p.is_file()
-                )
-    return rels
+def _release_case_files(task: tuple[str, str, str]) -> dict[str, str]:
+    """Link (or copy) one case's images and masks into the release; return relative path -> sha256.
+
+    Files are hashed as released, not trusted from the archive's index.
+    """
+    source_root, public_root, case_id = (Path(task[0]), Path(task[1]), task[2])
+    hashes = {}
+    for folder in ("images", "masks"):
+        directory = source_root / folder / case_id
+        if not directory.is_dir():
+            continue
+        for path in sorted(p for p in directory.iterdir() if p.is_file()):
+            rel = f"{folder}/{case_id}/{path.name}"
+            _link_or_copy(path, public_root / rel)
+            hashes[rel] = sha256_file(public_root / rel)
+    return hashes
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

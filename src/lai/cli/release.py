@@ -29,12 +29,21 @@ def release(
         float, typer.Option("--test-fraction", help="Share of lesions (whole patients) in test.")
     ] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split.")] = 0,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Write a benchmark release: a public Dataset without test labels and a private ground truth."""
     from lai.archive.release import ReleaseError, make_release
 
     try:
-        made = make_release(archive, out, name=name, version=version, test_fraction=test_fraction, seed=seed)
+        made = make_release(
+            archive,
+            out,
+            name=name,
+            version=version,
+            test_fraction=test_fraction,
+            seed=seed,
+            scheduler=scheduler,
+        )
     except ReleaseError as error:
         raise fail(str(error)) from error
     console.print(
