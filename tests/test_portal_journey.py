@@ -255,3 +255,11 @@ def test_the_same_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     finally:
         if running.process.poll() is None:
             running.stop()
+
+
+def test_the_leak_search_finds_a_label_beside_its_lesion_id() -> None:
+    truth = {"tl-0001-b": "hem"}
+    assert leaks('{"lesion_id": "tl-0001-b", "diagnosis": "hem"}', truth)
+    assert leaks("tl-0001-b,tlc-0001,tlp-0001,B,hem,False\n", truth)
+    assert leaks("<tr><td>tl-0001-b</td><td>benign</td></tr>", truth)
+    assert not leaks("tl-0001-b,tlc-0001,2,,,,11.0\nhem", truth)
