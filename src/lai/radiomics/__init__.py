@@ -8,6 +8,8 @@ One module per feature family; settings and presets in ``settings``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from lai.radiomics.extract import (
     FEATURE_NAMES,
     RadiomicsError,
@@ -16,7 +18,21 @@ from lai.radiomics.extract import (
     feature_names,
 )
 from lai.radiomics.settings import PRESETS, SettingsError, load_settings, settings_for
-from lai.radiomics.table import extract_dataset
+
+if TYPE_CHECKING:
+    from lai.radiomics.table import extract_dataset
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``extract_dataset`` on first use: its module brings the Dataset and FeatureTable (pandas),
+    which single-image extraction does not need (a worker that only extracts stays ~75 MB smaller)."""
+    if name == "extract_dataset":
+        from lai.radiomics.table import extract_dataset
+
+        return extract_dataset
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
 
 __all__ = [
     "FEATURE_NAMES",

@@ -174,11 +174,13 @@ def _overridden(merged: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict
 
 def _sequence_settings(base: Mapping[str, Any], per_sequence: object) -> dict[str, dict[str, Any]]:
     """Return each listed sequence's complete settings: ``base`` with the sequence's overrides, validated."""
-    from lai.data import SEQUENCES  # imported here: lai.data does not need radiomics
-
     if not isinstance(per_sequence, Mapping):
         msg = f"Setting sequences must map sequence names to settings, found {per_sequence!r}"
         raise SettingsError(msg)
+    if not per_sequence:
+        return {}
+    from lai.data import SEQUENCES  # imported here, only when needed: lai.data brings pandas
+
     complete = {}
     for sequence, overrides in per_sequence.items():
         if sequence not in SEQUENCES:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import ConvexHull
-from scipy.spatial.distance import pdist
 from skimage.measure import marching_cubes
 
 
@@ -71,10 +70,17 @@ def sphericity(area: float, volume: float) -> float:
 def maximum_3d_diameter(mesh: Mesh) -> float:
     """Return Maximum3DDiameter = max_{i,j} ||v_i - v_j|| over the mesh vertices (IBSI L0JK).
 
-    The farthest pair lies on the convex hull, so only hull vertices are compared.
+    The farthest pair lies on the convex hull, so only hull vertices are compared, a block of rows at a
+    time (a large lesion's hull has thousands of vertices: all pairs at once would take tens of MB).
     """
     hull = ConvexHull(mesh.vertices)
-    return float(pdist(mesh.vertices[hull.vertices]).max())
+    points = mesh.vertices[hull.vertices]
+    rows = max(1, 100_000 // len(points))
+    largest = 0.0  # squared
+    for start in range(0, len(points), rows):
+        block = points[start : start + rows, None, :] - points[None, start:, :]
+        largest = max(largest, float(np.einsum("ijk,ijk->ij", block, block).max()))
+    return float(np.sqrt(largest))
 
 
 def maximum_2d_diameters(mesh: Mesh) -> tuple[float, float, float]:
