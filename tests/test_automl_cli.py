@@ -94,3 +94,21 @@ def test_unknown_metric_and_preset_are_refused_with_the_choices(features: Path, 
 def test_an_unknown_target_is_an_error_naming_it(features: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["automl", str(features), "--target", "grade", "--out", str(tmp_path / "m")])
     assert result.exit_code == 1 and "grade" in result.output
+
+
+def test_predict_on_a_table_lacking_feature_columns_names_them(features: Path, tmp_path: Path) -> None:
+    from lai.data import FeatureTable
+
+    model = tmp_path / "model"
+    arguments = ["automl", str(features), "--target", "malignant", "--trials", "1", "--out", str(model)]
+    assert runner.invoke(app, arguments, env={"LAI_NO_PROGRESS": "1"}).exit_code == 0
+    table = FeatureTable.read(features)
+    partial = tmp_path / "partial.parquet"
+    FeatureTable(table.frame.drop(columns=["adc:original_glcm_F3", "t2w:original_firstorder_F0"])).write(
+        partial
+    )
+    result = runner.invoke(app, ["predict", str(model), str(partial), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 1
+    assert "partial.parquet" in result.output and "lacks 2 column(s)" in result.output
+    assert "adc:original_glcm_F3" in result.output and "t2w:original_firstorder_F0" in result.output
+    assert not (tmp_path / "p.csv").exists()
