@@ -76,6 +76,7 @@ def test_extract_dataset_uses_each_sequence_settings(dataset: Dataset) -> None:
     assert table.metadata["settings"]["sequences"]["t2w"]["normalise"] == "none"
 
 
+@pytest.mark.slow
 def test_lai_extract_honours_the_sequences_of_the_params_file(dataset: Dataset, tmp_path: Path) -> None:
     params = tmp_path / "settings.yaml"
     params.write_text("sequences:\n  t2w:\n    normalise: none\n    feature_classes: [firstorder]\n")
