@@ -297,7 +297,7 @@ class Candidate:
     label: str
 
 
-def load_candidate(path: Path, *, targets: Sequence[str] = (), seed: int | None = None) -> Candidate:
+def load_candidate(path: Path, *, targets: Sequence[str] = ()) -> Candidate:
     """Return what to validate from a Model folder or a YAML file of AutoClassifier settings.
 
     A Model folder's ``AutoClassifier`` settings are cloned and re-run inside every split (the search never
@@ -307,8 +307,6 @@ def load_candidate(path: Path, *, targets: Sequence[str] = (), seed: int | None 
     """
     if path.is_dir():
         model, meta = load_model(path)
-        if seed is not None:
-            model = clone(model).set_params(random_state=seed)
         return Candidate(
             functools.partial(clone, model), list(targets) or [str(meta["target"])], path, path.name
         )
@@ -332,8 +330,6 @@ def load_candidate(path: Path, *, targets: Sequence[str] = (), seed: int | None 
     if isinstance(settings.get("budget"), str):
         msg = f"{path}: budget must be a number of seconds (or null), got {settings['budget']!r}"
         raise ValueError(msg)
-    if seed is not None:
-        settings["random_state"] = seed
     chosen = list(targets) or [str(t) for t in named]
     if not chosen:
         msg = f"{path}: no target; add 'target: malignant' to the file or pass --target"
