@@ -329,6 +329,31 @@ def test_file_on_disk_not_listed_in_dataset_json(tiny: Path) -> None:
 # --- All at once ---
 
 
+def write_sha256sums(root: Path) -> None:
+    """Write a release's SHA256SUMS (sha256sum's format) over every file but itself."""
+    lines = [
+        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(root).as_posix()}"
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != "SHA256SUMS"
+    ]
+    (root / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+
+
+def test_release_sha256sums_is_an_index_not_an_unlisted_file(tiny: Path) -> None:
+    write_sha256sums(tiny)
+    assert validate_dataset(tiny) == []
+
+
+def test_file_changed_after_sha256sums_was_written(tiny: Path) -> None:
+    write_sha256sums(tiny)
+    (tiny / "cases.csv").write_text((tiny / "cases.csv").read_text() + "\n")
+    relist(tiny)  # dataset.json agrees with the new bytes; SHA256SUMS does not (of either file)
+    assert sorted(found(validate_dataset(tiny))) == [
+        ("cases.csv", "checksum-mismatch"),
+        ("dataset.json", "checksum-mismatch"),
+    ]
+
+
 def test_several_problems_are_all_reported_together(tiny: Path) -> None:
     edit_table(tiny, "lesions.csv", lambda t: t.assign(diagnosis=["hcc", "hem", "hepatoma", "fnh"]))
     (tiny / "images/c2/t2w.nii.gz").unlink()

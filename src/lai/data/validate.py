@@ -435,6 +435,9 @@ def _check_labels(rel: str, mask: Any, lesions: pd.DataFrame) -> list[Problem]:
 
 # --- Files and checksums ---
 
+#: Index files that list the others and so are not listed themselves (``SHA256SUMS``: benchmark releases).
+INDEX_FILES = frozenset({"dataset.json", "SHA256SUMS"})
+
 
 def _check_listed_files(root: Path, listed: dict[str, str], reported: set[str]) -> list[Problem]:
     """Check that every listed file exists with its sha256, and that every file on disk is listed.
@@ -455,6 +458,28 @@ def _check_listed_files(root: Path, listed: dict[str, str], reported: set[str]) 
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
         hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-        if path.is_file() and not hidden and rel != "dataset.json" and rel not in listed:
+        if path.is_file() and not hidden and rel not in INDEX_FILES and rel not in listed:
             problems.append(Problem(rel, "unlisted-file", f"{rel} is on disk but not listed in dataset.json"))
+    if (root / "SHA256SUMS").is_file():
+        problems.extend(_check_sha256sums(root))
+    return problems
+
+
+def _check_sha256sums(root: Path) -> list[Problem]:
+    """Check a release's ``SHA256SUMS`` (``sha256sum`` format) against the files it lists."""
+    problems = []
+    for number, line in enumerate((root / "SHA256SUMS").read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        digest, _, name = line.partition(" ")
+        rel = name.lstrip(" *")
+        path = root / rel
+        if len(digest) != 64 or not rel:
+            message = f"SHA256SUMS line {number} is not '<sha256>  <path>'"
+            problems.append(Problem("SHA256SUMS", "invalid-json", message))
+        elif not path.is_file():
+            problems.append(Problem(rel, "missing-file", f"{rel} is listed in SHA256SUMS but absent"))
+        elif sha256_file(path) != digest.lower():
+            message = f"{rel}: sha256 differs from SHA256SUMS line {number}"
+            problems.append(Problem(rel, "checksum-mismatch", message))
     return problems
