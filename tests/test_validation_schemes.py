@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -136,6 +137,11 @@ def test_repeated_split_headline_uses_the_corrected_t_interval_inside_0_1(table)
     assert "corrected resampled t" in auc.method
     assert 0.0 < auc.ci_low < auc.value < auc.ci_high < 1.0
     assert "cluster bootstrap" in result.per_centre["centre-0"]["auc"].method
+    pooled = result.pooled_metrics["auc"]
+    assert "cluster bootstrap" in pooled.method
+    assert pooled.value == pytest.approx(
+        roc_auc_score(result.predictions["y_true"], result.predictions["proba_True"])
+    )
 
 
 def test_temporal_split_trains_only_on_examinations_before_every_test_examination(table):

@@ -104,6 +104,9 @@ class ValidationResult:
     importance
         Permutation importance of feature groups (drop in AUC when a group's columns are shuffled in the
         test rows), one row per group and split; empty when not computed.
+    pooled_metrics
+        Repeated schemes only: the metrics of the pooled (per-lesion mean) predictions with their
+        bootstrap intervals, next to the split means of ``metrics``; empty otherwise.
     """
 
     target: str
@@ -122,6 +125,7 @@ class ValidationResult:
     scheme_name: str = "kfold"
     split_predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
     importance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    pooled_metrics: dict[str, Estimate] = field(default_factory=dict)
 
     def confusion(self) -> np.ndarray:
         """Return the confusion matrix of counts: rows true class, columns predicted, in ``classes`` order."""
@@ -157,6 +161,7 @@ class ValidationResult:
             "n_patients": int(self.predictions["patient_id"].nunique()),
             "n_predictions": len(self.split_predictions),
             "metrics": {name: e.to_dict() for name, e in self.metrics.items()},
+            "pooled_metrics": {name: e.to_dict() for name, e in self.pooled_metrics.items()},
             "per_centre": {c: {n: e.to_dict() for n, e in m.items()} for c, m in self.per_centre.items()},
             "per_class": {c: {n: e.to_dict() for n, e in m.items()} for c, m in self.per_class.items()},
             "per_split": self.per_split,
@@ -435,6 +440,7 @@ def run_splits(
     result.split_predictions = split_predictions.drop(columns="row")
     result.importance = importance
     if repeated:
+        result.pooled_metrics = result.metrics
         result.metrics = {**result.metrics, **_corrected_t_metrics(per_split)}
     return result
 
