@@ -164,6 +164,9 @@ def journey(portal: Portal) -> None:
     assert bad.status_code == 422 and not bad.json()["counted"]
     assert any("missing column(s) proba_icc" in e for e in bad.json()["errors"])
 
+    spec = participant.get("/openapi.json").json()
+    assert {"/api/phases/{phase_id}/submissions", "/api/releases/{release_id}/files/{path}"} <= set(spec["paths"])
+
     log = portal.stop()
     everything = "\n".join(portal.bodies) + "\n" + log
     assert "lesion_id,case_id,patient_id,centre,diagnosis,malignant" not in everything

@@ -8,6 +8,7 @@ the pages' download links work. The OpenAPI spec is at ``/openapi.json`` (no bro
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hmac
@@ -75,6 +76,7 @@ class Portal:
     secret: bytes
     worker: ScoringWorker
     boards: dict[int, tuple[float, bytes]] = field(default_factory=dict)
+    board_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
 
 
 def create_app(
@@ -359,8 +361,13 @@ def _add_api(app: FastAPI, portal: Portal) -> None:
                 phase, _, _ = _phase(session, phase_id)
                 return _board_bytes(session, portal, phase)
 
-        body = await run_in_threadpool(compute)
-        portal.boards[phase_id] = (time.monotonic() + BOARD_TTL_S, body)
+        # one recomputation at a time per phase: concurrent readers wait for it instead of repeating it
+        async with portal.board_locks.setdefault(phase_id, asyncio.Lock()):
+            cached = portal.boards.get(phase_id)
+            if cached is not None and cached[0] > time.monotonic():
+                return Response(cached[1], media_type="application/json")
+            body = await run_in_threadpool(compute)
+            portal.boards[phase_id] = (time.monotonic() + BOARD_TTL_S, body)
         return Response(body, media_type="application/json")
 
     @app.post("/api/phases/{phase_id}/submissions", tags=["challenges"], status_code=201)
