@@ -6,6 +6,7 @@ import datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -15,6 +16,7 @@ from lai.archive.catalog import (
     Base,
     Centre,
     DatasetVersion,
+    Label,
     Patient,
     Series,
     Study,
@@ -22,6 +24,8 @@ from lai.archive.catalog import (
     open_catalog,
 )
 from lai.archive.ingest import ingest
+from lai.archive.labels import import_labels
+from lai.archive.qc import run_qc, stored_findings
 from lai.imaging.image import Image
 from lai.synth.dicom import ExamInfo, write_case_dicom
 
@@ -114,3 +118,33 @@ def test_ingest_records_series_with_sequence_and_acquisition_parameters(
             assert row.shape == "10x8x3"
             assert (archive / row.nifti_path).is_file() and (archive / row.dicom_path).is_dir()
         assert session.scalar(sa.select(sa.func.count(DatasetVersion.id))) == 1
+
+
+def test_labels_and_qc_go_to_the_same_catalog(db: str | None, tmp_path: Path) -> None:
+    affine = np.diag([1.5, 1.5, 5.0, 1.0])
+    images = {"portal": Image((np.arange(10 * 8 * 4).reshape(10, 8, 4) + 10).astype(np.int16), affine)}
+    exam = ExamInfo(
+        case_id="e", patient_key="P", centre="centre-07", vendor="GE", field_strength=3.0,
+        study_date=datetime.date(2018, 8, 8), contrast_agent="extracellular", phase_delays={},
+        patient_age=45, patient_sex="M", seed=4,
+    )  # fmt: skip
+    write_case_dicom(tmp_path / "in", images, exam)
+    archive = tmp_path / "archive"
+    ingest(tmp_path / "in", archive, centre="centre-07", secret=b"t" * 32, db=db, scheduler="sync")
+    case_id = pd.read_csv(archive / "cases.csv")["case_id"].iloc[0]
+    rows = [
+        {"case_id": case_id, "mask_label": 1, "diagnosis": "cyst", "reference_standard": "typical imaging"}
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "lesions.csv", index=False)
+    import_labels(archive, tmp_path / "lesions.csv", db=db)
+    findings = run_qc(archive, db)
+    with open_catalog(archive, db) as catalog:
+        with catalog.session() as session:
+            label = session.scalars(sa.select(Label)).one()
+            assert (label.lesion.lesion_id, label.diagnosis, label.malignant) == (
+                f"{case_id}-L1",
+                "cyst",
+                False,
+            )
+        assert stored_findings(catalog) == findings
+    assert (archive / "catalog.sqlite").exists() == (db is None)
