@@ -200,3 +200,12 @@ def test_intensity_checks() -> None:
     assert intensity_findings(ramp) == []
     ramp[0] = 26.0
     assert intensity_findings(ramp)[0][:2] == ("saturated", "warning")
+
+
+def test_cli_qc_names_an_unreachable_catalog_without_its_password(archive: Path) -> None:
+    url = "postgresql+psycopg://lai:s3cret@127.0.0.1:1/nowhere"
+    result = CliRunner().invoke(app, ["qc", str(archive), "--db", url])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1
+    assert "catalog postgresql+psycopg://lai:***@127.0.0.1:1/nowhere: OperationalError" in output
+    assert "s3cret" not in output

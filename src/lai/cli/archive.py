@@ -23,6 +23,14 @@ DbOption = Annotated[
 ]
 
 
+def _catalog_error(archive: Path, db: str | None, error: Exception) -> str:
+    """The message for a catalog that cannot be used, naming it (never with its password)."""
+    from sqlalchemy.engine import make_url
+
+    where = make_url(db).render_as_string(hide_password=True) if db else archive / "catalog.sqlite"
+    return f"catalog {where}: {type(error).__name__}: {getattr(error, 'orig', None) or error}"
+
+
 def _require_archive(archive: Path, db: str | None) -> None:
     """Refuse a folder that is not an archive, rather than create an empty catalog in it."""
     if db is None and not (archive / "dataset.json").is_file():
@@ -81,9 +89,7 @@ def ingest(
     except (FileNotFoundError, ValueError, PseudonymMapError, ConversionError) as error:
         raise fail(str(error)) from None
     except sa.exc.SQLAlchemyError as error:
-        raise fail(
-            f"catalog {db or archive / 'catalog.sqlite'}: {type(error).__name__}: {getattr(error, 'orig', None) or error}"
-        ) from None
+        raise fail(_catalog_error(archive, db, error)) from None
     for problem in report.problems:
         err_console.print(f"[yellow]skipped[/] {problem.shown}: {problem.reason}")
     for failure in report.failures:
@@ -109,6 +115,8 @@ def labels_import(
     db: DbOption = None,
 ) -> None:
     """Import lesion labels (and masks), validated against the catalog and the taxonomy."""
+    import sqlalchemy as sa
+
     from lai.archive.labels import LabelError, import_labels
 
     _require_archive(archive, db)
@@ -116,6 +124,8 @@ def labels_import(
         result = import_labels(archive, sheet, masks=masks, liver_masks=liver_masks, db=db)
     except LabelError as error:
         raise fail(str(error)) from None
+    except sa.exc.SQLAlchemyError as error:
+        raise fail(_catalog_error(archive, db, error)) from None
     console.print(f"{result.lesions} lesions in {len(result.cases)} cases; {len(result.masks)} masks written")
 
 
@@ -125,10 +135,18 @@ def qc(
     db: DbOption = None,
 ) -> None:
     """Check every series and mask of ARCHIVE; list the findings (exit code 1 if any is an error)."""
+    import sqlalchemy as sa
+
     from lai.archive.qc import run_qc
+    from lai.imaging import ImageError
 
     _require_archive(archive, db)
-    findings = run_qc(archive, db)
+    try:
+        findings = run_qc(archive, db)
+    except ImageError as error:
+        raise fail(str(error)) from None
+    except sa.exc.SQLAlchemyError as error:
+        raise fail(_catalog_error(archive, db, error)) from None
     table = Table(title=f"Quality control of {archive}")
     for column in ("case", "series", "check", "severity", "finding"):
         table.add_column(column)
