@@ -27,7 +27,13 @@ from typer.testing import CliRunner
 
 from dicom_planting import encodings_of, plant_identifiers
 from lai.archive.catalog import Series, Study, open_catalog
-from lai.archive.deidentify import DeidentificationOptions, Pseudonymiser, deidentify
+from lai.archive.deidentify import (
+    DeidentificationOptions,
+    Pseudonymiser,
+    PseudonymMap,
+    deidentify,
+    load_secret,
+)
 from lai.archive.ingest import encode_series, ingest
 from lai.cli import app
 from lai.data import Dataset as LaiDataset
@@ -339,6 +345,13 @@ def test_cli_ingest_prints_skipped_files_and_a_summary(source: Path, tmp_path: P
     assert "notes.txt" in result.output and f"{len(SEQUENCES)} series converted" in result.output
     assert secret.is_file() and mapping.is_file()
     assert PLANTED["PatientID"].encode() not in mapping.read_bytes()  # encrypted
+    entries = PseudonymMap.load(mapping, load_secret(secret)).entries
+    assert PLANTED["PatientID"] in entries["patient"]
+    assert not any(
+        PLANTED["PatientID"].encode() in p.read_bytes()
+        for p in (tmp_path / "archive").rglob("*")
+        if p.is_file()
+    )
 
 
 def test_a_series_that_cannot_be_deidentified_fails_alone(tmp_path: Path) -> None:

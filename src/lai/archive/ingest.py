@@ -167,7 +167,8 @@ def ingest(
         De-identification options (default: the multi-centre options of ``DeidentificationOptions``).
     keep_mapping
         When given, the original -> pseudonym map of this run is merged into this file, encrypted with
-        ``secret`` (``PseudonymMap``). Keep it at the centre, never in the archive.
+        ``secret`` (``PseudonymMap``). Keep it at the centre, never in the archive. Such a run keeps
+        no cache in ``.work`` (its results hold original identifiers), so if killed it starts over.
     scheduler
         Where the per-series work runs (see ``lai.compute.map_tasks``).
 
@@ -218,7 +219,8 @@ def ingest(
             prepare_series,
             tasks,
             keys=keys,
-            cache_dir=work / "cache",
+            # results carrying a pseudonym map hold original identifiers: never stored in the archive
+            cache_dir=None if keep_mapping is not None else work / "cache",
             description="De-identify and convert series",
             scheduler=scheduler,
         )
