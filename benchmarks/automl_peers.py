@@ -433,12 +433,13 @@ def run(tools: list[Tool], tasks: list[Task], args: argparse.Namespace, out: Pat
                 )
                 cached = done.get(key)
                 if cached is None or ("error" in cached and args.retry_failed):
-                    pending.append((key, tool, task, index, train, test))
+                    failed = [] if cached is None else [*cached.get("failed_before", []), cached["error"]]
+                    pending.append((key, tool, task, index, train, test, failed))
     timeout = args.timeout if args.timeout else 3 * args.budget + 120
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console) as progress:
         bar = progress.add_task("fits", total=len(pending))
-        for key, tool, task, index, train, test in pending:
+        for key, tool, task, index, train, test, failed in pending:
             progress.update(bar, description=f"{tool.name} {task.table}/{task.task} split {index + 1}")
             record = run_fit(tool, task, train, test, args, timeout)
             record.update(
@@ -451,6 +452,9 @@ def run(tools: list[Tool], tasks: list[Task], args: argparse.Namespace, out: Pat
                 seed=args.seed,
                 when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             )
+            if failed:
+                # A retried fit keeps its earlier errors: the summary counts them.
+                record["failed_before"] = failed
             if tool.name == "lai":
                 record["lai_commit"] = args.lai_commit[:12]
             store(out, key, record)
@@ -481,7 +485,9 @@ def summarise(
             ]
             scored = [r for r in records if r is not None and "error" not in r]
             errors = sorted({r["error"] for r in records if r is not None and "error" in r})
-            row.update(splits=len(scored), errors=errors)
+            attempts = [r for r in records if r is not None]
+            failures = sum(len(r.get("failed_before", [])) + ("error" in r) for r in attempts)
+            row.update(splits=len(scored), errors=errors, failed_attempts=failures)
             if scored:
                 for metric in ("auc", "balanced_accuracy", "fit_seconds"):
                     values = np.array([r[metric] for r in scored])
@@ -553,7 +559,8 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
                     [
                         f"v{row['version']}" if "version" in row else "",
                         row.get("lai_commit", ""),
-                        *row["errors"],
+                        f"{row['failed_attempts']} failed fit(s)" if row["failed_attempts"] else "",
+                        *(error[:70] for error in row["errors"]),
                     ],
                 )
             )
@@ -574,14 +581,14 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
 def markdown(rows: list[dict[str, Any]]) -> str:
     """Return the summary as one Markdown table (for docs/benchmarks.md)."""
     lines = [
-        "| table / task | tool | AUC | balanced accuracy | s / fit | LAI s / tool s | splits |",
-        "|---|---|---|---|---|---|---|",
+        "| table / task | tool | AUC | balanced accuracy | s / fit | LAI s / tool s | splits | failed fits |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         name = f"{row['table']} / {row['task']}"
         if "auc" not in row:
             lines.append(
-                f"| {name} | {row['tool']} | - | - | - | - | {row.get('error') or ', '.join(row.get('errors', []))} |"
+                f"| {name} | {row['tool']} | - | - | - | - | 0 | {row.get('error') or ', '.join(row.get('errors', []))} |"
             )
             continue
         lai = next(
@@ -595,7 +602,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         )
         ratio = f"{lai['fit_seconds'] / row['fit_seconds']:.2f}" if lai else "-"
         lines.append(
-            f"| {name} | {row['tool']} | {_mean_sd(row, 'auc')} | {_mean_sd(row, 'balanced_accuracy')} | {row['fit_seconds']:.1f} | {ratio} | {row['splits']} |"
+            f"| {name} | {row['tool']} | {_mean_sd(row, 'auc')} | {_mean_sd(row, 'balanced_accuracy')} | {row['fit_seconds']:.1f} | {ratio} | {row['splits']} | {row['failed_attempts']} |"
         )
     return "\n".join(lines)
 
