@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -67,6 +68,12 @@ def tokens_for_teams(db: str, teams: int) -> list[str]:
             )
             made.append(create_token(session, user, "bench", "read,download,submit")[1])
     return made
+
+
+def server_cpu(pid: int) -> float:
+    """Return the CPU seconds (user + system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float]:
@@ -148,10 +155,11 @@ def main() -> None:
                     headers={"Authorization": f"Bearer {token}"},
                     files={"file": ("p.csv", case_predictions(cases, 100 + i))},
                 )
-            boards = {
-                n: asyncio.run(read_board(portal.url, n, args.reads))
-                for n in map(int, args.readers.split(","))
-            }
+            boards, cpu = {}, {}
+            for n in map(int, args.readers.split(",")):
+                server, client_cpu = server_cpu(portal.process.pid), time.process_time()
+                boards[n] = asyncio.run(read_board(portal.url, n, args.reads))
+                cpu[n] = (server_cpu(portal.process.pid) - server, time.process_time() - client_cpu)
         finally:
             portal.stop()
     s50, s99 = percentiles(submit_times)
@@ -159,8 +167,10 @@ def main() -> None:
         f"\nportal load on 127.0.0.1 (SQLite, one uvicorn process, one scoring worker), {args.cases}-case file, "
         f"{args.teams} teams\n"
     )
-    print("| measurement | requests | requests/s | p50 ms | p99 ms | goal |")
-    print("|---|---:|---:|---:|---:|---|")
+    print(
+        "| measurement | requests | requests/s | p50 ms | p99 ms | goal | server CPU ms/request | client CPU ms/request |"
+    )
+    print("|---|---:|---:|---:|---:|---|---:|---:|")
     print(
         f"| submit {args.cases}-case file (sequential) | {len(submit_times)} | "
         f"{len(submit_times) / sum(submit_times):.1f} | {s50:.0f} | {s99:.0f} | < 2000 ms |"
@@ -170,7 +180,8 @@ def main() -> None:
         goal = "p99 < 100 ms" if readers == 50 else ""
         print(
             f"| leaderboard, {readers} concurrent reader(s) | {len(latencies)} | {len(latencies) / wall:.0f} | "
-            f"{r50:.1f} | {r99:.1f} | {goal} |"
+            f"{r50:.1f} | {r99:.1f} | {goal} | {1000 * cpu[readers][0] / len(latencies):.2f} | "
+            f"{1000 * cpu[readers][1] / len(latencies):.2f} |"
         )
     print(f"\nsubmission mean {1000 * statistics.mean(submit_times):.0f} ms")
 
