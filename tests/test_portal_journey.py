@@ -165,7 +165,8 @@ def journey(portal: Portal) -> None:
     assert any("missing column(s) proba_icc" in e for e in bad.json()["errors"])
 
     spec = participant.get("/openapi.json").json()
-    assert {"/api/phases/{phase_id}/submissions", "/api/releases/{release_id}/files/{path}"} <= set(spec["paths"])
+    routes = {"/api/phases/{phase_id}/submissions", "/api/releases/{release_id}/files/{path}"}
+    assert routes <= set(spec["paths"])
 
     log = portal.stop()
     everything = "\n".join(portal.bodies) + "\n" + log
