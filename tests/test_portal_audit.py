@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from lai.portal import audit
@@ -28,8 +29,29 @@ def test_intact_chain_verifies(tmp_path: Path) -> None:
     assert report.ok and report.entries == 4
 
 
+def test_the_database_refuses_to_change_or_remove_audit_entries(tmp_path: Path) -> None:
+    sessions = chain(tmp_path)
+    for statement in (
+        "UPDATE audit_log SET actor = 'x' WHERE seq = 2",
+        "DELETE FROM audit_log WHERE seq = 4",
+    ):
+        with (
+            pytest.raises(sa.exc.DatabaseError, match="audit_log is append-only"),
+            sessions.begin() as session,
+        ):
+            session.execute(sa.text(statement))
+
+
+def unguard(sessions: sa.orm.sessionmaker[sa.orm.Session]) -> None:
+    """Drop the append-only triggers, as someone with write access to the database file could."""
+    with sessions.begin() as session:
+        for action in ("update", "delete"):
+            session.execute(sa.text(f"DROP TRIGGER audit_log_append_only_{action}"))
+
+
 def test_altered_detail_breaks_its_entry(tmp_path: Path) -> None:
     sessions = chain(tmp_path)
+    unguard(sessions)
     with sessions.begin() as session:
         session.get(AuditEntry, 2).detail = '{"path":"images/other.nii.gz"}'  # type: ignore[union-attr]
     with sessions() as session:
@@ -39,6 +61,7 @@ def test_altered_detail_breaks_its_entry(tmp_path: Path) -> None:
 
 def test_removed_entry_is_reported(tmp_path: Path) -> None:
     sessions = chain(tmp_path)
+    unguard(sessions)
     with sessions.begin() as session:
         session.execute(sa.delete(AuditEntry).where(AuditEntry.seq == 3))
     with sessions() as session:
@@ -61,3 +84,16 @@ def test_signed_values_refuse_forgery_and_expiry() -> None:
     assert unsign_value(SECRET, "session", signed_value(SECRET, "session", "42", -1)) is None
     body, expiry, mac = value.split(".")
     assert unsign_value(SECRET, "session", f"{body}.{int(expiry) + 999}.{mac}") is None
+
+
+def test_postgresql_refuses_to_change_results_and_audit_entries(postgres_url: str) -> None:
+    sessions = connect(postgres_url)
+    connect(postgres_url)  # a second start (the CLI beside the server) finds the triggers in place
+    with audit.transaction(sessions) as session:
+        audit.record(session, "admin", "release.publish", release_id=1)
+    for statement in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE results"):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), sessions.begin() as session:
+            session.execute(sa.text(statement))
+    with sessions() as session:
+        assert audit.verify(session, SECRET).ok
+    sessions.kw["bind"].dispose()

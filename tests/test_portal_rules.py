@@ -139,7 +139,10 @@ def test_tampering_with_a_stored_result_is_detected(portal: Portal) -> None:
     base = ["--data", str(portal.data), "--db", portal.db]
     assert runner.invoke(app, ["portal", "audit", "verify", *base]).exit_code == 0
     engine = sa.create_engine(portal.db)
-    with engine.begin() as connection:
+    with pytest.raises(sa.exc.DatabaseError, match="results is append-only"), engine.begin() as connection:
+        connection.execute(sa.text("UPDATE results SET hmac_sha256 = 'x'"))
+    with engine.begin() as connection:  # someone with write access to the database file removes the guard
+        connection.execute(sa.text("DROP TRIGGER results_append_only_update"))
         payload = connection.execute(
             sa.text("SELECT payload FROM results WHERE submission_id = :s"), {"s": submitted["id"]}
         ).scalar_one()
@@ -155,6 +158,9 @@ def test_tampering_with_a_stored_result_is_detected(portal: Portal) -> None:
     verify = runner.invoke(app, ["portal", "audit", "verify", *base])
     assert verify.exit_code == 1 and f"result of submission {submitted['id']}" in verify.output
     with engine.begin() as connection:
+        connection.execute(
+            sa.text("DROP TRIGGER audit_log_append_only_update")
+        )  # (re-created by every start)
         connection.execute(sa.text("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 3"))
     verify = runner.invoke(app, ["portal", "audit", "verify", *base])
     engine.dispose()

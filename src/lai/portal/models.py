@@ -188,4 +188,36 @@ def connect(url: str) -> sessionmaker[sa.orm.Session]:
             cursor.close()
 
     Base.metadata.create_all(engine)
+    with engine.begin() as connection:
+        for statement in _append_only_statements(engine.dialect.name, connection):
+            connection.execute(sa.text(statement))
     return sessionmaker(engine, expire_on_commit=False)
+
+
+APPEND_ONLY: tuple[str, ...] = ("results", "audit_log")
+"""Tables whose rows the database refuses to update or delete (triggers named ``<table>_append_only_*``)."""
+
+
+def _append_only_statements(dialect: str, connection: sa.Connection) -> list[str]:
+    """Return the statements that make :data:`APPEND_ONLY` tables refuse UPDATE and DELETE, if missing."""
+    statements = []
+    if dialect == "sqlite":
+        for table in APPEND_ONLY:
+            for action in ("update", "delete"):
+                statements.append(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_append_only_{action} BEFORE {action.upper()} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+                )
+    elif dialect == "postgresql":
+        statements.append(
+            "CREATE OR REPLACE FUNCTION lai_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$"
+        )
+        existing = set(connection.execute(sa.text("SELECT tgname FROM pg_trigger")).scalars())
+        for table in APPEND_ONLY:
+            if f"{table}_append_only" not in existing:
+                statements.append(
+                    f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
+                    "FOR EACH STATEMENT EXECUTE FUNCTION lai_append_only()"
+                )
+    return statements
