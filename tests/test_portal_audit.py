@@ -27,6 +27,9 @@ def test_intact_chain_verifies(tmp_path: Path) -> None:
     with sessions() as session:
         report = audit.verify(session, SECRET)
     assert report.ok and report.entries == 4
+    with sessions() as session:
+        last = session.get(AuditEntry, 4)
+        assert last is not None and report.head == last.hash
 
 
 def test_the_database_refuses_to_change_or_remove_audit_entries(tmp_path: Path) -> None:

@@ -235,3 +235,4 @@ def audit_verify(data: DataOption, db: DbOption = None) -> None:
     console.print(
         f"audit chain intact: {report.entries} entries; {report.results} results with valid signatures"
     )
+    console.print(f"chain head {report.head} (keep a copy elsewhere: a rewritten chain ends elsewhere)")

@@ -75,6 +75,7 @@ class AuditReport:
     entries: int
     results: int
     problems: tuple[str, ...]
+    head: str
 
     @property
     def ok(self) -> bool:
@@ -103,4 +104,4 @@ def verify(session: Session, secret: bytes) -> AuditReport:
     for result in results:
         if not verify_result(secret, result.payload, result.hmac_sha256):
             problems.append(f"result of submission {result.submission_id}: HMAC signature does not match")
-    return AuditReport(entries=len(entries), results=len(results), problems=tuple(problems))
+    return AuditReport(entries=len(entries), results=len(results), problems=tuple(problems), head=prev)
