@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lai.radiomics.texture import count_matrices, count_matrix_features, dependence_counts, roi_levels
+from lai.radiomics.texture import count_matrices, count_matrix_features, dependence_per_voxel, roi_levels
 
 FEATURES: dict[str, str] = {
     "SmallDependenceEmphasis": "small_emphasis",
@@ -64,9 +64,9 @@ def dependence_matrix(
     Only dependence counts that occur get a column. ``levels`` are 1..n_levels inside ``mask``.
     """
     levels, mask = roi_levels(levels, mask, n_levels)
-    counts = dependence_counts(levels, mask, alpha=alpha, distance=distance, in_plane=in_plane)
+    counts = dependence_per_voxel(levels, mask, alpha=alpha, distance=distance, in_plane=in_plane)
     grey = levels[mask]
-    matrices, values = count_matrices(np.zeros_like(grey), grey, counts[mask], 1, n_levels)
+    matrices, values = count_matrices(np.zeros_like(grey), grey, counts, 1, n_levels)
     return matrices[0], values
 
 

@@ -31,6 +31,7 @@ from lai.radiomics.texture import (
     DIRECTIONAL_AGGREGATIONS,
     aggregation_dims,
     average_features,
+    compiled,
     directions,
     entropy,
     flat_step,
@@ -119,11 +120,30 @@ def run_length_matrices(levels: np.ndarray, mask: np.ndarray, *, n_levels: int, 
         return np.zeros((n_slices, len(offsets), n_levels, 1), dtype=np.int64)
     flat, padded_shape = padded_levels(roi)
     steps = [flat_step(offset, padded_shape) for offset in offsets]
+    bound = max(padded_shape)  # no run is longer than the box; longer background segments are clipped
+    kernels = compiled()
+    if kernels is not None:
+        counts = kernels.run_lengths(
+            flat, np.array(steps, dtype=np.int64), n_levels, bound, padded_shape[2], n_slices
+        )
+    else:
+        counts = _run_length_counts(flat, steps, padded_shape, n_levels, n_slices)
+    # (D, S, level 0..N_g, length 0..bound-1) without the background row and the empty length 0
+    matrices = counts.reshape(len(offsets), n_slices, n_levels + 1, bound)[:, :, 1:, 1:].swapaxes(0, 1)
+    present = np.flatnonzero(matrices.any(axis=(0, 1, 2)))
+    longest = int(present[-1]) + 1 if present.size else 1
+    return np.ascontiguousarray(matrices[..., :longest])
+
+
+def _run_length_counts(
+    flat: np.ndarray, steps: list[int], padded_shape: tuple[int, ...], n_levels: int, n_slices: int
+) -> np.ndarray:
+    """Return the run counts per direction and key as :func:`lai.radiomics.kernels.run_lengths`, in numpy."""
     size = flat.size
     flat = np.concatenate([flat, np.zeros(max(steps), dtype=flat.dtype)])  # background to fill the last row
     bound = max(padded_shape)  # no run is longer than the box; longer background segments are clipped
     per_direction = n_slices * (n_levels + 1) * bound
-    counts = np.zeros((len(offsets), per_direction), dtype=np.int64)
+    counts = np.zeros((len(steps), per_direction), dtype=np.int64)
     for d, step in enumerate(steps):
         lines, rows = lines_along(flat, step, size)
         # the level changes between positions b and b + 1: the array is cut into constant segments,
@@ -131,15 +151,11 @@ def run_length_matrices(levels: np.ndarray, mask: np.ndarray, *, n_levels: int, 
         changes = np.flatnonzero(lines[1:] != lines[:-1])
         first = changes[:-1] + 1
         keys = lines[first].astype(np.intp) * bound + np.minimum(np.diff(changes), bound - 1)
-        if dims == 2:
+        if n_slices > 1:
             position = (first % rows) * step + first // rows
             keys += np.clip(position % padded_shape[2] - 1, 0, n_slices - 1) * ((n_levels + 1) * bound)
         counts[d] = np.bincount(keys, minlength=per_direction)
-    # (D, S, level 0..N_g, length 0..bound-1) without the background row and the empty length 0
-    matrices = counts.reshape(len(offsets), n_slices, n_levels + 1, bound)[:, :, 1:, 1:].swapaxes(0, 1)
-    present = np.flatnonzero(matrices.any(axis=(0, 1, 2)))
-    longest = int(present[-1]) + 1 if present.size else 1
-    return np.ascontiguousarray(matrices[..., :longest])
+    return counts
 
 
 # --- Features, each evaluated on a stack of run length matrices ---

@@ -48,8 +48,7 @@ from lai.radiomics.texture import (
     check_aggregation,
     count_features,
     roi_levels,
-    zone_slices,
-    zones,
+    zone_table,
 )
 
 AGGREGATIONS: tuple[str, ...] = VOLUME_AGGREGATIONS
@@ -131,9 +130,8 @@ def glszm_features(
         raise TypeError(msg)
     check_aggregation(aggregation, AGGREGATIONS)
     levels, mask = roi_levels(levels, mask, n_levels)
-    labels, grey = zones(levels, mask, in_plane=aggregation != "3D")
-    sizes = np.bincount(labels.ravel(), minlength=grey.size + 1)[1:]
-    values = count_features(grey, sizes, zone_slices(labels, mask, grey.size), mask, n_levels, aggregation)
+    grey, sizes, slices = zone_table(levels, mask, in_plane=aggregation != "3D")
+    values = count_features(grey, sizes, slices, mask, n_levels, aggregation)
     return {
         feature.base_tag: values[name] for feature, name in zip(FEATURES, COUNT_FEATURES[:16], strict=True)
     }

@@ -47,7 +47,7 @@ from lai.radiomics.texture import (
     VOLUME_AGGREGATIONS,
     check_aggregation,
     count_features,
-    dependence_counts,
+    dependence_per_voxel,
     roi_levels,
     slice_index,
 )
@@ -143,6 +143,6 @@ def ngldm_features(
         raise TypeError(msg)
     check_aggregation(aggregation, AGGREGATIONS)
     levels, mask = roi_levels(levels, mask, n_levels)
-    counts = dependence_counts(levels, mask, alpha=alpha, distance=distance, in_plane=aggregation != "3D")
-    values = count_features(levels[mask], counts[mask], slice_index(mask)[mask], mask, n_levels, aggregation)
+    counts = dependence_per_voxel(levels, mask, alpha=alpha, distance=distance, in_plane=aggregation != "3D")
+    values = count_features(levels[mask], counts, slice_index(mask)[mask], mask, n_levels, aggregation)
     return {feature.base_tag: values[name] for feature, name in zip(FEATURES, COUNT_FEATURES, strict=True)}

@@ -69,7 +69,7 @@ from lai.radiomics.extract import (
 )
 from lai.radiomics.gldm import gldm_features
 from lai.radiomics.settings import WAVELETS, read_settings_file
-from lai.radiomics.texture import flat_step, padded_levels
+from lai.radiomics.texture import compiled, flat_step, padded_levels
 
 FAMILIES: tuple[str, ...] = ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
 """Feature classes of this mode, in PyRadiomics' spelling."""
@@ -434,6 +434,20 @@ def cooccurrence_counts(
     # every pair (x, x + offset) is one element of two contiguous slices of the flat array; its key
     # (level of x) * (N_g + 1) + (level of x + offset) puts pairs with a voxel outside the ROI (level 0)
     # in row or column 0, which are dropped: one bincount per offset, no selection of ROI voxels
+    kernels = compiled()
+    if kernels is not None:
+        steps = np.array([flat_step(offset, padded_shape) for offset in offsets], dtype=np.int64)
+        counts = kernels.cooccurrence(flat, steps, n_levels)
+    else:
+        counts = _cooccurrence_numpy(flat, padded_shape, offsets, n_levels)
+    counts = counts.reshape(len(offsets), n_levels + 1, n_levels + 1)[:, 1:, 1:]
+    return counts + counts.swapaxes(1, 2) if symmetrical else counts
+
+
+def _cooccurrence_numpy(
+    flat: np.ndarray, padded_shape: tuple[int, ...], offsets: np.ndarray, n_levels: int
+) -> np.ndarray:
+    """Return the pair counts (A, (N_g + 1)^2) of :func:`lai.radiomics.kernels.cooccurrence`, in numpy."""
     size = (n_levels + 1) ** 2
     second: np.ndarray = flat.astype(np.uint16 if size <= 2**16 else np.int64)
     first = second * second.dtype.type(n_levels + 1)
@@ -441,8 +455,7 @@ def cooccurrence_counts(
     for a, offset in enumerate(offsets):
         step = flat_step(offset, padded_shape)
         counts[a] = np.bincount(first[:-step] + second[step:], minlength=size)
-    counts = counts.reshape(len(offsets), n_levels + 1, n_levels + 1)[:, 1:, 1:]
-    return counts + counts.swapaxes(1, 2) if symmetrical else counts
+    return counts
 
 
 def glcm_matrix_features(counts: np.ndarray, grey: np.ndarray, n_g: int) -> dict[str, np.ndarray]:
