@@ -168,6 +168,24 @@ def journey(portal: Portal) -> None:
     routes = {"/api/phases/{phase_id}/submissions", "/api/releases/{release_id}/files/{path}"}
     assert routes <= set(spec["paths"])
 
+    engine = sa.create_engine(portal.db)
+    with engine.connect() as connection:
+        actions = [r[0] for r in connection.execute(sa.text("SELECT action FROM audit_log ORDER BY seq"))]
+    engine.dispose()
+    assert actions[:3] == ["user.add", "release.publish", "ground_truth.version"]
+    assert {
+        "access.request",
+        "access.grant",
+        "token.create",
+        "submission",
+        "submission.invalid",
+        "result",
+    } <= set(actions)
+    assert (
+        actions.count("download") == 4
+    )  # two ranges of the image, SHA256SUMS, lesions.csv (refused ones are not)
+    assert "audit chain intact" in portal.cli("portal", "audit", "verify")
+
     log = portal.stop()
     everything = "\n".join(portal.bodies) + "\n" + log
     assert "lesion_id,case_id,patient_id,centre,diagnosis,malignant" not in everything
@@ -196,6 +214,10 @@ def no_access(portal: Portal) -> None:
             assert response.status_code == 403, (url, response.status_code)
             assert (public / path).read_bytes()[:64] not in response.content
     assert api.get("/api/releases/1/files").status_code == 403
+    forged = outsider.post(
+        "/releases/1/request", data={"csrf": "forged", "purpose": "x", "accept_dua": "yes"}
+    )
+    assert forged.status_code == 403 and "CSRF" in forged.text
     submission = api.post(
         "/api/phases/1/submissions", files={"file": ("x.csv", predictions_csv(portal.release.train_lesions))}
     )
