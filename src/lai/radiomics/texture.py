@@ -420,6 +420,9 @@ def zone_table(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return each zone's grey level, size in voxels and slice index k (zones as :func:`zones`).
 
+    The slice index is that of one of the zone's voxels: the zone's slice for in-plane zones,
+    unspecified for 3D zones, which may span slices.
+
     The order of the zones is not specified (the compiled and numpy passes number them differently);
     what is counted from them does not depend on it. ``levels`` are 1..N_g inside the ROI.
     """
