@@ -321,6 +321,14 @@ def test_file_whose_sha256_differs_from_dataset_json(tiny: Path) -> None:
     assert hashlib.sha256((tiny / "masks/c1/liver.nii.gz").read_bytes()).hexdigest() in problems[0].message
 
 
+def test_archive_catalog_and_logs_are_not_unlisted_files(tiny: Path) -> None:
+    (tiny / "catalog.sqlite").write_bytes(b"SQLite format 3\x00")
+    (tiny / "log").mkdir()
+    (tiny / "log" / "ingest-0a1b.txt").write_text("3 series converted")
+    (tiny / "logbook.txt").write_text("not an archive file")
+    assert found(validate_dataset(tiny)) == [("logbook.txt", "unlisted-file")]
+
+
 def test_file_on_disk_not_listed_in_dataset_json(tiny: Path) -> None:
     (tiny / "notes.txt").write_text("scanner swapped in March")
     assert found(validate_dataset(tiny)) == [("notes.txt", "unlisted-file")]

@@ -437,6 +437,9 @@ def _check_labels(rel: str, mask: Any, lesions: pd.DataFrame) -> list[Problem]:
 
 #: Index files that list the others and so are not listed themselves (``SHA256SUMS``: benchmark releases).
 INDEX_FILES = frozenset({"dataset.json", "SHA256SUMS"})
+#: An archive's own bookkeeping beside its Dataset files: the catalog database and the ingest logs.
+ARCHIVE_FILES = ("catalog.sqlite", "catalog.sqlite-journal", "catalog.sqlite-wal", "catalog.sqlite-shm")
+ARCHIVE_FOLDERS = ("log",)
 
 
 def _check_listed_files(root: Path, listed: dict[str, str], reported: set[str]) -> list[Problem]:
@@ -458,7 +461,8 @@ def _check_listed_files(root: Path, listed: dict[str, str], reported: set[str]) 
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
         hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-        if path.is_file() and not hidden and rel not in INDEX_FILES and rel not in listed:
+        bookkeeping = rel in ARCHIVE_FILES or rel.split("/", 1)[0] in ARCHIVE_FOLDERS
+        if path.is_file() and not hidden and not bookkeeping and rel not in INDEX_FILES and rel not in listed:
             problems.append(Problem(rel, "unlisted-file", f"{rel} is on disk but not listed in dataset.json"))
     if (root / "SHA256SUMS").is_file():
         problems.extend(_check_sha256sums(root))
