@@ -161,24 +161,38 @@ def dependence(flat: np.ndarray, steps: np.ndarray, alpha: int) -> np.ndarray:  
 
 
 @numba.njit(cache=True, nogil=True)
-def box_sums(flat: np.ndarray, strides: np.ndarray, distance: int) -> np.ndarray:  # pragma: no cover
-    """Return the sum of ``flat`` over the window ``-distance .. distance`` along each axis of ``strides``.
+def _window(values: np.ndarray, f: int, stride: int, distance: int) -> np.int32:  # pragma: no cover
+    """Return the sum of ``values[f + t * stride]`` for ``t = -distance .. distance``."""
+    total = values[f]
+    for t in range(1, distance + 1):
+        total += values[f - t * stride] + values[f + t * stride]
+    return total
 
-    One 1D pass per axis (separable box sum). Valid at elements at least ``distance`` voxels from the
-    array's faces along those axes (the ROI in an array padded by ``distance``); 0 near the faces.
-    """
-    current = flat.astype(np.int64)
-    for axis in range(strides.size):
-        stride = strides[axis]
-        reach = distance * stride
-        summed = np.zeros(flat.size, dtype=np.int64)
-        for f in range(reach, flat.size - reach):
-            total = current[f]
-            for t in range(1, distance + 1):
-                total += current[f - t * stride] + current[f + t * stride]
-            summed[f] = total
-        current = summed
-    return current
+
+@numba.njit(cache=True, nogil=True)
+def _neighbour_sums_3x3x3(
+    flat: np.ndarray, si: int, sj: int, sk: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """:func:`neighbour_sums` for the 26 neighbours (distance 1 in 3D), the passes written out."""
+    size = flat.size
+    first = np.zeros(size, dtype=np.int32)
+    first_in = np.zeros(size, dtype=np.int32)
+    for f in range(sk, size - sk):
+        first[f] = np.int32(flat[f - sk]) + flat[f] + flat[f + sk]
+        first_in[f] = np.int32(flat[f - sk] != 0) + (flat[f] != 0) + (flat[f + sk] != 0)
+    second = np.zeros(size, dtype=np.int32)
+    second_in = np.zeros(size, dtype=np.int32)
+    for f in range(sj, size - sj):
+        second[f] = first[f - sj] + first[f] + first[f + sj]
+        second_in[f] = first_in[f - sj] + first_in[f] + first_in[f + sj]
+    elements = roi_elements(flat)
+    total = np.empty(elements.size, dtype=np.int64)
+    number = np.empty(elements.size, dtype=np.int64)
+    for v in range(elements.size):
+        f = elements[v]
+        total[v] = np.int64(second[f - si] + second[f] + second[f + si]) - flat[f]
+        number[v] = np.int64(second_in[f - si] + second_in[f] + second_in[f + si]) - 1
+    return total, number
 
 
 @numba.njit(cache=True, nogil=True)
@@ -188,20 +202,42 @@ def neighbour_sums(
     """Return, per ROI element (C order), the sum of its ROI neighbours' levels and their number.
 
     Neighbours lie within Chebyshev ``distance`` along the axes of ``strides`` (flat strides), the
-    element itself excluded; ``flat`` is padded by ``distance``.
+    element itself excluded; ``flat`` is padded by ``distance``. Separable box sums in int32 (the
+    caller keeps them below 2**31: levels below 2**16, ``distance`` up to 15): one pass over the array
+    per axis but the last, whose window is summed at the ROI elements only. A pass along an axis is
+    exact wherever that coordinate lies at least ``distance`` from the faces, which holds at every
+    position the ROI's sums read.
     """
+    if distance == 1 and strides.size == 3:
+        return _neighbour_sums_3x3x3(flat, strides[0], strides[1], strides[2])
     elements = roi_elements(flat)
-    inside = np.zeros(flat.size, dtype=np.int64)
-    for f in elements:
-        inside[f] = 1
-    level_sums = box_sums(flat, strides, distance)
-    counts = box_sums(inside, strides, distance)
+    size = flat.size
+    sums = np.empty(size, dtype=np.int32)
+    counts = np.empty(size, dtype=np.int32)
+    for f in range(size):
+        sums[f] = flat[f]
+        counts[f] = flat[f] != 0
+    for axis in range(strides.size - 1):
+        stride = strides[axis]
+        reach = distance * stride
+        next_sums = np.zeros(size, dtype=np.int32)
+        next_counts = np.zeros(size, dtype=np.int32)
+        if distance == 1:
+            for f in range(reach, size - reach):
+                next_sums[f] = sums[f - stride] + sums[f] + sums[f + stride]
+                next_counts[f] = counts[f - stride] + counts[f] + counts[f + stride]
+        else:
+            for f in range(reach, size - reach):
+                next_sums[f] = _window(sums, f, stride, distance)
+                next_counts[f] = _window(counts, f, stride, distance)
+        sums, counts = next_sums, next_counts
+    stride = strides[strides.size - 1]
     total = np.empty(elements.size, dtype=np.int64)
     number = np.empty(elements.size, dtype=np.int64)
     for v in range(elements.size):
         f = elements[v]
-        total[v] = level_sums[f] - flat[f]
-        number[v] = counts[f] - 1
+        total[v] = np.int64(_window(sums, f, stride, distance)) - flat[f]
+        number[v] = np.int64(_window(counts, f, stride, distance)) - 1
     return total, number
 
 
@@ -274,7 +310,7 @@ def zone_table(
     grey = np.zeros(n_zones, dtype=np.int64)
     sizes = np.zeros(n_zones, dtype=np.int64)
     slices = np.zeros(n_zones, dtype=np.int64)
-    for f in range(flat.size):
+    for f in roi_elements(flat):
         zone = labels[f] - 1
         if zone >= 0:
             if sizes[zone] == 0:

@@ -69,7 +69,7 @@ from lai.radiomics.extract import (
 )
 from lai.radiomics.gldm import gldm_features
 from lai.radiomics.settings import WAVELETS, read_settings_file
-from lai.radiomics.texture import compiled, flat_step, padded_levels
+from lai.radiomics.texture import compiled, flat_step, padded_levels, roi_levels
 
 FAMILIES: tuple[str, ...] = ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
 """Feature classes of this mode, in PyRadiomics' spelling."""
@@ -541,9 +541,11 @@ def _mcc(p: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(eigenvalues[:, -2], 0.0, None))
 
 
-def glcm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any]) -> dict[str, float]:
+def glcm_features(
+    levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any], *, n_levels: int | None = None
+) -> dict[str, float]:
     """Return PyRadiomics' GLCM features (by name) of grey levels ``levels`` in ``mask``, slices along k."""
-    n_levels = int(levels[mask].max())
+    n_levels = int(levels[mask].max()) if n_levels is None else n_levels
     offsets = glcm_angles(setting["distances"], bool(setting["force2D"]))
     counts = cooccurrence_counts(
         levels, mask, offsets, n_levels=n_levels, symmetrical=bool(setting["symmetricalGLCM"])
@@ -581,7 +583,9 @@ def _neighbourhood_radius(distances: Sequence[int], family: str) -> int:
     return radius
 
 
-def glrlm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any]) -> dict[str, float]:
+def glrlm_features(
+    levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any], *, n_levels: int | None = None
+) -> dict[str, float]:
     """Return PyRadiomics' GLRLM features: runs per direction, features averaged over directions."""
     if list(setting["distances"]) != [1]:
         msg = f"Setting distances={setting['distances']}: glrlm here follows only distances [1]"
@@ -589,17 +593,23 @@ def glrlm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, A
     plane = "2_5D" if setting["force2D"] else "3D"
     merge = "comb" if setting["weightingNorm"] == "no_weighting" else "avg"
     values = glrlm.glrlm_features(
-        levels, mask, n_levels=int(levels[mask].max()), aggregation=f"{plane}_{merge}", spacing=(1, 1, 1)
+        levels,
+        mask,
+        n_levels=int(levels[mask].max()) if n_levels is None else n_levels,
+        aggregation=f"{plane}_{merge}",
+        spacing=(1, 1, 1),
     )
     return _named(glrlm, values)
 
 
-def glszm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any]) -> dict[str, float]:
+def glszm_features(
+    levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any], *, n_levels: int | None = None
+) -> dict[str, float]:
     """Return PyRadiomics' GLSZM features: one matrix of 26-connected zones (8 in plane with force2D)."""
     values = glszm.glszm_features(
         levels,
         mask,
-        n_levels=int(levels[mask].max()),
+        n_levels=int(levels[mask].max()) if n_levels is None else n_levels,
         aggregation="2_5D" if setting["force2D"] else "3D",
         spacing=(1, 1, 1),
     )
@@ -611,7 +621,9 @@ _NGTDM_FLAT_REGION = {"Coarseness": 1e6, "Contrast": 0.0, "Busyness": 0.0, "Stre
 difference to neighbourhoods), which IBSI and LAI leave undefined (NaN)."""
 
 
-def ngtdm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any]) -> dict[str, float]:
+def ngtdm_features(
+    levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any], *, n_levels: int | None = None
+) -> dict[str, float]:
     """Return PyRadiomics' NGTDM features: one matrix over the 26 neighbours (8 in plane with force2D).
 
     Undefined (0/0) features take PyRadiomics' flat-region values (:data:`_NGTDM_FLAT_REGION`).
@@ -619,7 +631,7 @@ def ngtdm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, A
     values = ngtdm.ngtdm_features(
         levels,
         mask,
-        n_levels=int(levels[mask].max()),
+        n_levels=int(levels[mask].max()) if n_levels is None else n_levels,
         aggregation="2_5D" if setting["force2D"] else "3D",
         spacing=(1, 1, 1),
         distance=_neighbourhood_radius(setting["distances"], "ngtdm"),
@@ -628,19 +640,21 @@ def ngtdm_features(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, A
     return {name: _NGTDM_FLAT_REGION.get(name, v) if np.isnan(v) else v for name, v in named.items()}
 
 
-def gldm_family(levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any]) -> dict[str, float]:
+def gldm_family(
+    levels: np.ndarray, mask: np.ndarray, setting: Mapping[str, Any], *, n_levels: int | None = None
+) -> dict[str, float]:
     """Return PyRadiomics' GLDM features with dependence within ``gldm_a``, the centre counted."""
     return gldm_features(
         levels,
         mask,
-        n_levels=int(levels[mask].max()),
+        n_levels=int(levels[mask].max()) if n_levels is None else n_levels,
         alpha=setting["gldm_a"],
         distance=_neighbourhood_radius(setting["distances"], "gldm"),
         in_plane=bool(setting["force2D"]),
     )
 
 
-_TEXTURE: dict[str, Callable[[np.ndarray, np.ndarray, Mapping[str, Any]], dict[str, float]]] = {
+_TEXTURE: dict[str, Callable[..., dict[str, float]]] = {
     "glcm": glcm_features,
     "glrlm": glrlm_features,
     "glszm": glszm_features,
@@ -747,13 +761,16 @@ def _image_features(
 ) -> dict[str, dict[str, float]]:
     """Return ``{family: {Feature: value}}`` of the intensity families on one image (ROI box arrays)."""
     values = intensities[region]
+    discrete = pyradiomics_levels(values, setting)
+    n_levels = int(discrete.max()) if discrete.size else 0
     levels = np.zeros(region.shape, dtype=np.int64)
-    levels[region] = pyradiomics_levels(values, setting)
+    levels[region] = discrete
     # PyRadiomics' force2Ddimension counts axes of its (z, y, x) array; LAI arrays are (x, y, z) and the
-    # texture modules cut slices along the last axis.
+    # texture modules cut slices along the last axis. Cropped once to the ROI's box (no feature changes).
     slice_axis = 2 - int(setting["force2Ddimension"])
-    texture_levels = np.moveaxis(levels, slice_axis, -1)
-    texture_mask = np.moveaxis(region, slice_axis, -1)
+    texture_levels, texture_mask = roi_levels(
+        np.moveaxis(levels, slice_axis, -1), np.moveaxis(region, slice_axis, -1), max(n_levels, 1)
+    )
     computed: dict[str, dict[str, float]] = {}
     for family in families:
         if family == "firstorder":
@@ -767,7 +784,7 @@ def _image_features(
         elif family in single:
             computed[family] = dict(single[family])
         else:
-            computed[family] = _TEXTURE[family](texture_levels, texture_mask, setting)
+            computed[family] = _TEXTURE[family](texture_levels, texture_mask, setting, n_levels=n_levels)
     return computed
 
 

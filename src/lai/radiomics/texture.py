@@ -284,10 +284,11 @@ def neighbourhood_sums(
     """
     region = np.asarray(mask, dtype=bool)
     kernels = compiled()
-    if kernels is not None:
+    if kernels is not None and distance <= 15:
         flat, padded_shape = padded_levels(np.where(region, levels, 0), pad=distance)
-        strides = np.array([padded_shape[1] * padded_shape[2], padded_shape[2], 1], dtype=np.int64)
-        return kernels.neighbour_sums(flat, strides[:2] if in_plane else strides, int(distance))
+        if flat.dtype.itemsize <= 2:  # levels below 2**16: the kernel's int32 sums cannot overflow
+            strides = np.array([padded_shape[1] * padded_shape[2], padded_shape[2], 1], dtype=np.int64)
+            return kernels.neighbour_sums(flat, strides[:2] if in_plane else strides, int(distance))
     centre = levels[region]
     largest = (int(centre.max()) if centre.size else 0) * (2 * distance + 1) ** 3
     dtype = np.int16 if largest < 2**15 else np.int64
