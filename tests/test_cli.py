@@ -65,7 +65,9 @@ def features(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_automl_predict_and_validate_hand_files_to_each_other(features: Path, tmp_path: Path) -> None:
     model = tmp_path / "model"
-    result = runner.invoke(app, ["automl", str(features), "--target", "malignant", "--out", str(model)])
+    result = runner.invoke(
+        app, ["automl", str(features), "--target", "malignant", "--trials", "2", "--out", str(model)]
+    )
     assert result.exit_code == 0, result.output
     meta = json.loads((model / "model.json").read_text())
     assert meta["target"] == "malignant"
@@ -93,7 +95,7 @@ def test_automl_predict_and_validate_hand_files_to_each_other(features: Path, tm
 
 def test_predict_names_the_feature_columns_the_table_lacks(features: Path, tmp_path: Path) -> None:
     model = tmp_path / "model"
-    assert runner.invoke(app, ["automl", str(features), "--out", str(model)]).exit_code == 0
+    assert runner.invoke(app, ["automl", str(features), "--trials", "2", "--out", str(model)]).exit_code == 0
     table = FeatureTable.read(features)
     dropped = table.feature_columns[:2]
     FeatureTable(table.frame.drop(columns=dropped), table.metadata).write(tmp_path / "partial.parquet")
