@@ -94,6 +94,16 @@ def test_counts_match_the_numpy_passes(
     a, b = both(use_numba, lambda: texture.roi_levels(levels, mask, n_levels))
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
+    # already cropped (and a level outside the ROI to be zeroed)
+    dirty = b[0].copy()
+    dirty[~b[1]] = 1
+    for cropped in (b[0], dirty):
+        a, c = both(use_numba, lambda cropped=cropped: texture.roi_levels(cropped, b[1], n_levels))
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(c[0], b[0])
+    with pytest.raises(ValueError, match=f"integers in 1..{n_levels - 1}"):
+        use_numba(True)
+        texture.roi_levels(levels, mask, n_levels - 1)
 
 
 def test_zone_labels_partition_the_roi_like_the_numpy_pass(use_numba: Callable[[bool], None]) -> None:

@@ -243,11 +243,13 @@ def neighbour_sums(
 
 @numba.njit(cache=True, nogil=True)
 def roi_bounds(levels: np.ndarray, mask: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """Return [lo_i, hi_i, lo_j, hi_j, lo_k, hi_k, min level, max level] of the ROI (hi exclusive).
+    """Return [lo_i, hi_i, lo_j, hi_j, lo_k, hi_k, min level, max level, clean] of the ROI (hi exclusive).
 
-    All -1 for an empty ROI; the levels' extremes are taken over the ROI voxels.
+    The first eight are -1 for an empty ROI; the levels' extremes are taken over the ROI voxels.
+    ``clean`` is 1 when every voxel outside the ROI has level 0, else 0.
     """
-    bounds = np.full(8, -1, dtype=np.int64)
+    bounds = np.full(9, -1, dtype=np.int64)
+    clean = 1
     lo = np.array([mask.shape[0], mask.shape[1], mask.shape[2]], dtype=np.int64)
     hi = np.zeros(3, dtype=np.int64)
     smallest = np.int64(0)
@@ -256,7 +258,10 @@ def roi_bounds(levels: np.ndarray, mask: np.ndarray) -> np.ndarray:  # pragma: n
     for i in range(mask.shape[0]):
         for j in range(mask.shape[1]):
             for k in range(mask.shape[2]):
-                if mask[i, j, k]:
+                if not mask[i, j, k]:
+                    if levels[i, j, k] != 0:
+                        clean = 0
+                else:
                     level = np.int64(levels[i, j, k])
                     if not found:
                         smallest = level
@@ -276,6 +281,7 @@ def roi_bounds(levels: np.ndarray, mask: np.ndarray) -> np.ndarray:  # pragma: n
             bounds[2 * axis + 1] = hi[axis]
         bounds[6] = smallest
         bounds[7] = largest
+    bounds[8] = clean
     return bounds
 
 

@@ -133,7 +133,8 @@ def roi_levels(levels: np.ndarray, mask: np.ndarray, n_levels: int) -> tuple[np.
     Returns
     -------
     tuple of numpy.ndarray
-        The cropped levels (int64) and the cropped boolean mask.
+        The cropped levels (int64) and the cropped boolean mask; with the compiled kernels, the inputs
+        themselves when they already are that (callers must not modify them).
 
     Raises
     ------
@@ -155,6 +156,9 @@ def roi_levels(levels: np.ndarray, mask: np.ndarray, n_levels: int) -> tuple[np.
         if bounds[6] < 1 or bounds[7] > n_levels:
             msg = f"grey levels in the ROI must be integers in 1..{n_levels}, found {bounds[6]}..{bounds[7]}"
             raise ValueError(msg)
+        whole = tuple(int(bounds[2 * a + 1] - bounds[2 * a]) for a in range(3)) == levels.shape
+        if whole and bounds[8] == 1 and levels.dtype == np.int64:
+            return levels, mask  # already cropped, 0 outside the ROI: no copy
         return kernels.cropped_levels(levels, mask, bounds)
     box = roi_box(mask)
     levels, mask = levels[box], mask[box]
