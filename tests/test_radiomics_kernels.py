@@ -155,3 +155,20 @@ def test_switched_off_by_the_environment(use_numba: Callable[[bool], None]) -> N
     assert texture.compiled() is None
     use_numba(True)
     assert texture.compiled() is not None
+
+
+def test_firstorder_takes_the_callers_discretisation() -> None:
+    from lai.radiomics.discretisation import discretise_fixed_bin_count
+    from lai.radiomics.firstorder import firstorder_features
+
+    values = np.random.default_rng(4).normal(100.0, 20.0, size=500)
+    own = firstorder_features(values, voxel_volume=2.0, bin_count=16)
+    given = firstorder_features(
+        values, voxel_volume=2.0, bin_count=16, bins=discretise_fixed_bin_count(values, 16)
+    )
+    assert own == given
+    # other bins change Entropy and Uniformity only: the given bins are used
+    other = firstorder_features(values, voxel_volume=2.0, bin_count=16, bins=np.ones(500, dtype=np.int64))
+    assert other["Entropy"] == 0.0 and other["Uniformity"] == 1.0 and other["Mean"] == own["Mean"]
+    with pytest.raises(ValueError, match="3 bins for 500 values"):
+        firstorder_features(values, voxel_volume=2.0, bin_count=16, bins=np.ones(3, dtype=np.int64))

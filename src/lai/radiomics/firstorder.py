@@ -177,6 +177,7 @@ def firstorder_features(
     bin_width: float | None = None,
     bin_count: int | None = None,
     shift: float = 0.0,
+    bins: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Return every first-order feature of the intensities ``values`` of one region, by PyRadiomics name.
 
@@ -190,6 +191,9 @@ def firstorder_features(
         Discretisation for Entropy and Uniformity: exactly one is given.
     shift
         Voxel array shift ``c`` added before Energy, TotalEnergy and RootMeanSquared.
+    bins
+        The discretisation of ``values`` with ``bin_width`` or ``bin_count`` when the caller already has
+        it (same shape as ``values``); computed here otherwise.
     """
     x = np.asarray(values, dtype=np.float64).ravel()
     if x.size == 0:
@@ -198,11 +202,17 @@ def firstorder_features(
     if (bin_width is None) == (bin_count is None):
         msg = f"firstorder_features: give exactly one of bin_width={bin_width} and bin_count={bin_count}"
         raise ValueError(msg)
-    bins = (
-        discretise_fixed_bin_width(x, bin_width)
-        if bin_width is not None
-        else discretise_fixed_bin_count(x, int(bin_count or 0))
-    )
+    if bins is None:
+        bins = (
+            discretise_fixed_bin_width(x, bin_width)
+            if bin_width is not None
+            else discretise_fixed_bin_count(x, int(bin_count or 0))
+        )
+    else:
+        bins = np.asarray(bins).ravel()
+        if bins.size != x.size:
+            msg = f"firstorder_features: {bins.size} bins for {x.size} values"
+            raise ValueError(msg)
     p = np.bincount(bins)[1:] / x.size
     p = p[p > 0]
     # one partition for every percentile and one pass per moment, shared by the features below

@@ -780,6 +780,7 @@ def _image_features(
                 bin_width=setting["binWidth"],
                 bin_count=setting["binCount"],
                 shift=float(setting["voxelArrayShift"]),
+                bins=discrete,
             )
         elif family in single:
             computed[family] = dict(single[family])
