@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import logging
 import multiprocessing
 import os
 import threading
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,8 @@ import pandas as pd
 
 from lai.data.taxonomy import DIAGNOSES
 from lai.validation.metrics import brier_score, classification_metrics
+
+logger = logging.getLogger(__name__)
 
 TASKS: dict[str, tuple[str, ...]] = {
     "malignant": ("benign", "malignant"),
@@ -223,14 +227,26 @@ class ScoringWorker:
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            self._pool.submit(_ready).result()
+            pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            try:
+                pool.submit(_ready).result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            self._pool = pool
         return self._pool
 
     def start(self) -> None:
-        """Start the worker process now (otherwise at the first scoring)."""
+        """Start the worker process now (otherwise at the first scoring).
+
+        A worker killed while starting (say, the server stopping during start-up) is not an error here:
+        the next scoring starts a new one.
+        """
         with self._lock:
-            self._start()
+            try:
+                self._start()
+            except BrokenProcessPool:
+                logger.warning("the scoring worker stopped while starting; it will be restarted when needed")
 
     def run(self, function: Callable[..., Any], args: tuple[Any, ...], time_limit_s: float) -> Any:
         """Return ``function(*args)`` computed in the worker, or raise :class:`ScoringTimeout` after the limit."""
