@@ -172,3 +172,21 @@ def test_firstorder_takes_the_callers_discretisation() -> None:
     assert abs(other["Entropy"]) < 1e-12 and other["Uniformity"] == 1.0 and other["Mean"] == own["Mean"]
     with pytest.raises(ValueError, match="3 bins for 500 values"):
         firstorder_features(values, voxel_volume=2.0, bin_count=16, bins=np.ones(3, dtype=np.int64))
+
+
+def test_largest_distance_equals_the_numpy_pass_bit_for_bit(use_numba: Callable[[bool], None]) -> None:
+    from lai.radiomics import kernels
+
+    rng = np.random.default_rng(5)
+    for trial in range(60):
+        n = int(rng.integers(2, 120))
+        points = rng.normal(size=(n, 3)) * 10 ** rng.uniform(-2, 3)
+        if trial % 2:
+            points = np.round(points * 2) / 2 * np.array([0.7, 0.7, 5.0])  # half-voxel mesh vertices
+        block = points[:, None, :] - points[None, :, :]
+        expected = float(np.einsum("ijk,ijk->ij", block, block).max())
+        assert kernels.largest_squared_distance(points, np.array([0]), np.array([n])) == expected
+    # by hand: groups are compared only within themselves
+    points = np.array([[0.0, 0.0, 0.0], [3.0, 4.0, 0.0], [100.0, 0.0, 0.0], [100.0, 0.0, 2.0]])
+    assert kernels.largest_squared_distance(points, np.array([0, 2]), np.array([2, 4])) == 25.0
+    assert kernels.largest_squared_distance(points, np.array([0]), np.array([4])) == 100.0**2 + 2.0**2

@@ -324,3 +324,30 @@ def zone_table(
                 slices[zone] = f % depth - pad
             sizes[zone] += 1
     return grey, sizes, slices
+
+
+@numba.njit(cache=True, nogil=True)
+def largest_squared_distance(
+    points: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> float:  # pragma: no cover
+    """Return the largest squared distance between two rows of ``points`` (n, 3) within one group.
+
+    Group ``g`` is the rows ``starts[g] .. ends[g] - 1``. The squared distance is summed as
+    ``(dx * dx + dz * dz) + dy * dy``, the order in which numpy's ``einsum("ijk,ijk->ij")`` sums an
+    axis of 3 (its two-lane loop), so that the result is that of the numpy pass bit for bit (a test
+    checks it on the installed numpy).
+    """
+    largest = 0.0
+    for g in range(starts.size):
+        for a in range(starts[g], ends[g]):
+            xa = points[a, 0]
+            ya = points[a, 1]
+            za = points[a, 2]
+            for b in range(a + 1, ends[g]):
+                dx = xa - points[b, 0]
+                dy = ya - points[b, 1]
+                dz = za - points[b, 2]
+                squared = (dx * dx + dz * dz) + dy * dy
+                if squared > largest:
+                    largest = squared
+    return largest

@@ -14,6 +14,8 @@ import numpy as np
 from scipy.spatial import ConvexHull
 from skimage.measure import marching_cubes
 
+from lai.radiomics.texture import compiled
+
 
 @dataclass(frozen=True)
 class Mesh:
@@ -75,6 +77,10 @@ def maximum_3d_diameter(mesh: Mesh) -> float:
     """
     hull = ConvexHull(mesh.vertices)
     points = mesh.vertices[hull.vertices]
+    kernels = compiled()
+    if kernels is not None:
+        ends = np.array([len(points)])
+        return float(np.sqrt(kernels.largest_squared_distance(np.ascontiguousarray(points), ends * 0, ends)))
     rows = max(1, 100_000 // len(points))
     largest = 0.0  # squared
     for start in range(0, len(points), rows):
@@ -123,6 +129,12 @@ def _largest_distance_per_group(points: np.ndarray, group: np.ndarray) -> float:
         return 0.0
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     counts = np.diff(np.r_[starts, group.size])
+    kernels = compiled()
+    if kernels is not None:
+        largest_squared = kernels.largest_squared_distance(
+            np.ascontiguousarray(points), starts, starts + counts
+        )
+        return float(np.sqrt(largest_squared))
     size = int(counts.max())
     position = np.arange(group.size) - np.repeat(starts, counts)
     padded = np.repeat(points[starts][:, None, :], size, axis=1)
