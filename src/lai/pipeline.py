@@ -28,6 +28,7 @@ from lai.data import Dataset, FeatureTable
 from lai.report import write_report
 from lai.report.html import search_summary
 from lai.validation import ValidationResult
+from lai.validation.crossval import HARMONISERS, Harmoniser
 from lai.validation.schemes import SCHEME_NAMES, validate
 
 DEMO_TARGETS: tuple[str, ...] = ("malignant", "diagnosis")
@@ -63,7 +64,8 @@ AUTOML_KEYS: frozenset[str] = frozenset(
         "random_state",
     }
 )
-"""AutoClassifier settings a YAML file given to ``lai validate`` may set (plus ``target`` / ``targets``)."""
+"""AutoClassifier settings a YAML file given to ``lai validate`` may set (plus ``target`` / ``targets`` and
+``harmonise``)."""
 
 console = Console(stderr=True)
 
@@ -289,12 +291,14 @@ def read_search(folder: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Candidate:
-    """What ``lai validate`` validates: an estimator factory, its targets, and its Model folder if any."""
+    """What ``lai validate`` validates: an estimator factory, its targets, its Model folder if any, and the
+    harmonisation its settings ask for (``None``: none)."""
 
     make_estimator: Callable[[], Any]
     targets: list[str]
     model_dir: Path | None
     label: str
+    harmonise: Harmoniser | None = None
 
 
 def load_candidate(path: Path, *, targets: Sequence[str] = ()) -> Candidate:
@@ -302,8 +306,9 @@ def load_candidate(path: Path, *, targets: Sequence[str] = ()) -> Candidate:
 
     A Model folder's ``AutoClassifier`` settings are cloned and re-run inside every split (the search never
     sees test lesions); its target comes from ``model.json``. A YAML file sets AutoClassifier arguments
-    (``metric``, ``budget`` in seconds, ``max_trials``, ``preset`` ...) and optionally ``target`` or
-    ``targets``; ``targets`` given here take precedence.
+    (``metric``, ``budget`` in seconds, ``max_trials``, ``preset`` ...), optionally ``target`` or
+    ``targets`` (``targets`` given here take precedence) and ``harmonise: combat`` (ComBat across centres
+    fitted inside every training split; ``none`` or absent: no harmonisation).
     """
     if path.is_dir():
         model, meta = load_model(path)
@@ -323,6 +328,7 @@ def load_candidate(path: Path, *, targets: Sequence[str] = ()) -> Candidate:
         raise ValueError(msg)
     named = settings.pop("targets", None) or ([settings.pop("target")] if "target" in settings else [])
     settings.pop("target", None)
+    harmonise = parse_harmonise(settings.pop("harmonise", None), where=f"{path}: harmonise")
     unknown = sorted(set(settings) - AUTOML_KEYS)
     if unknown:
         msg = f"{path}: unknown AutoClassifier setting(s) {unknown}; allowed: {sorted(AUTOML_KEYS)}"
@@ -334,7 +340,23 @@ def load_candidate(path: Path, *, targets: Sequence[str] = ()) -> Candidate:
     if not chosen:
         msg = f"{path}: no target; add 'target: malignant' to the file or pass --target"
         raise ValueError(msg)
-    return Candidate(functools.partial(AutoClassifier, **settings), chosen, None, path.name)
+    return Candidate(functools.partial(AutoClassifier, **settings), chosen, None, path.name, harmonise)
+
+
+def parse_harmonise(value: Any, *, where: str = "harmonise") -> Harmoniser | None:
+    """Return the harmonisation named by ``value`` (``"combat"``), or ``None`` for ``none``, null or absent.
+
+    Raises
+    ------
+    ValueError
+        For any other value, naming ``where`` (the file and key, or the option) and the allowed values.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    if isinstance(value, str) and value.strip().lower() in HARMONISERS:
+        return "combat"
+    msg = f"{where} must be one of {', '.join(HARMONISERS)} or none, got {value!r}"
+    raise ValueError(msg)
 
 
 def validate_model(
@@ -351,6 +373,7 @@ def validate_model(
     dataset_path: Path | None = None,
     external: Path | None = None,
     importance_repeats: int = 1,
+    harmonise: str | None = None,
     scheduler: str | None = None,
     cache_dir: Path | None = None,
 ) -> ReportRun:
@@ -379,6 +402,9 @@ def validate_model(
         The external FeatureTable (``external`` scheme).
     importance_repeats
         Permutations per feature group and split (0: no importance).
+    harmonise
+        ``"combat"``: ComBat across centres fitted inside every training split; ``"none"``: no
+        harmonisation; ``None`` (default): what the AutoML settings file says (``harmonise:``), else none.
     scheduler, cache_dir
         ``lai.compute`` scheduler and cache.
     """
@@ -388,6 +414,7 @@ def validate_model(
         msg = f"Unknown scheme(s) {unknown}: use {', '.join(SCHEME_NAMES)}"
         raise ValueError(msg)
     candidate = load_candidate(candidate_path, targets=targets)
+    chosen = candidate.harmonise if harmonise is None else parse_harmonise(harmonise, where="--harmonise")
     table = FeatureTable.read(features)
     dataset = Dataset.read(dataset_path) if dataset_path is not None else None
     dates = _study_dates(table, dataset) if "temporal" in schemes else None
@@ -410,6 +437,7 @@ def validate_model(
             importance_repeats=importance_repeats,
             train_name=features.name,
             test_name=external.name if external is not None else "the external table",
+            harmonise=chosen,
             scheduler=scheduler,
             cache_dir=cache_dir,
         )
@@ -424,7 +452,10 @@ def validate_model(
         lesions=dataset.lesions if dataset is not None else table.frame,
         results=results,
         provenance=_provenance(
-            dataset, table, seed, extra={"model": str(candidate_path), "features": str(features)}
+            dataset,
+            table,
+            seed,
+            extra={"model": str(candidate_path), "features": str(features), "harmonise": chosen or "none"},
         ),
         searches=searches,
     )

@@ -78,6 +78,16 @@ def validate(
     importance: Annotated[
         int, typer.Option("--importance", min=0, help="Permutations per feature group and split (0: none).")
     ] = 1,
+    harmonise: Annotated[
+        str | None,
+        typer.Option(
+            "--harmonise",
+            metavar="combat|none",
+            help="Harmonise features across centres inside every split: 'combat' fits ComBat on each "
+            "split's training lesions only (the model never sees the centre); 'none' turns off a "
+            "'harmonise:' of the settings file. Default: the settings file's, else none.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     scheduler: SchedulerOption = None,
     cache: CacheOption = None,
@@ -101,12 +111,16 @@ def validate(
             dataset_path=dataset_path,
             external=external,
             importance_repeats=importance,
+            harmonise=harmonise,
             scheduler=scheduler,
             cache_dir=resolve_cache_dir(cache),
         )
     except (ValueError, FileNotFoundError, ModelFolderError, FeatureTableError) as error:
         raise fail(str(error)) from error
     print_results(report.results)
+    for result in report.results:
+        for note in result.notes:
+            console.print(f"[yellow]{result.target}, {result.scheme_name}: {note}[/]")
     console.print(f"Report: [bold]{report.html_path}[/]")
 
 

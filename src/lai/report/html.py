@@ -493,6 +493,7 @@ def checklist_items(
         )
         or "the estimator given was fitted as is in every split (no search recorded)"
     )
+    harmonisation = _harmonisation_text(results)
     versions = (
         f"LAI {__version__}, Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
         f"scikit-learn {sklearn.__version__}; seed {provenance.get('seed', 'not recorded')}"
@@ -539,7 +540,8 @@ def checklist_items(
                 f"; extraction parameters hash {provenance['extraction_hash']}"
                 if provenance.get("extraction_hash")
                 else ""
-            ),
+            )
+            + f"; {harmonisation}",
         ),
         ("TRIPOD+AI / CLAIM", "Model type, building and tuning", search_text),
         ("TRIPOD+AI / CLAIM", "Software versions and seeds", versions),
@@ -556,6 +558,21 @@ def checklist_items(
         ),
     ]
     return [{"guideline": g, "topic": t, "content": c, "status": "filled by LAI"} for g, t, c in rows]
+
+
+def _harmonisation_text(results: Sequence[ValidationResult]) -> str:
+    """Return whether and how the features were harmonised across centres, per scheme when it differs."""
+    used = {r.harmonisation for r in results if r.harmonisation}
+    if not used:
+        return "no harmonisation across centres (features as extracted)"
+    schemes = ", ".join(dict.fromkeys(r.scheme_name for r in results if r.harmonisation))
+    unseen = sum(len(r.notes) for r in results if r.harmonisation)
+    text = "; ".join(sorted(used)) + f" ({schemes})"
+    if len(used) < len({r.harmonisation for r in results}):
+        text += "; the other schemes without harmonisation"
+    if unseen:
+        text += f"; {unseen} test centre(s) absent from their split's training (notes in metrics.json)"
+    return text
 
 
 def model_card(

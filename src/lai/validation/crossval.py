@@ -12,6 +12,12 @@ uncertainty that fits how the splits were drawn:
   are the mean over splits with the corrected resampled t interval (Nadeau & Bengio 2003), because the
   splits' training sets overlap and the naive interval is far too narrow.
 
+With ``harmonise="combat"`` every split's estimator becomes ``Pipeline([ComBat, estimator])``: ComBat
+(Johnson et al. 2007) reads each lesion's centre, is fitted on that split's training rows only and removes
+each centre's location and scale from every feature; the centre column goes to ComBat alone, never to the
+classifier. A centre absent from the training rows (leave-centre-out, external) is harmonised from its own
+unlabelled rows, as ``ComBat(unseen="estimate")`` documents, and the result's ``notes`` say so.
+
 ``lai.validation.schemes`` builds the splits of each named scheme; ``cross_validate`` is the k-fold one.
 
 References
@@ -21,17 +27,21 @@ Field CA, Welsh AH (2007). Bootstrapping clustered data. J R Stat Soc B 69(3):36
 Nadeau C, Bengio Y (2003). Inference for the generalization error. Mach Learn 52:239-281.
 DeLong ER, DeLong DM, Clarke-Pearson DL (1988). Biometrics 44:837-845.
 Breiman L (2001). Random forests. Mach Learn 45:5-32 (permutation importance).
+Johnson WE, Li C, Rabinovic A (2007). Adjusting batch effects in microarray expression data using empirical
+Bayes methods. Biostatistics 8:118-127 (ComBat).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
 
 from lai.compute import map_tasks, task_key
@@ -39,6 +49,7 @@ from lai.data.feature_table import ID_COLUMNS, FeatureTable
 from lai.data.taxonomy import DIAGNOSES
 from lai.validation.bootstrap import Estimate, IntervalMethod, cluster_bootstrap, json_number
 from lai.validation.delong import delong_interval
+from lai.validation.harmonisation import ComBat, HarmonisationWarning
 from lai.validation.metrics import (
     GROUP_METRIC_NAMES,
     brier_score,
@@ -58,6 +69,14 @@ sensitivity, specificity, PPV, NPV (of the positive class, or the mean over clas
 
 UNBOUNDED_METRICS: frozenset[str] = frozenset({"cohen_kappa"})
 """Metrics not confined to [0, 1] (kappa lies in [-1, 1]): their t interval is on the raw scale."""
+
+Harmoniser = Literal["combat"]
+
+HARMONISERS: tuple[str, ...] = ("combat",)
+"""Harmonisations a validation can fit inside every split (``harmonise=``)."""
+
+BATCH_COLUMN = "centre"
+"""The column ComBat reads the batch from: added to the model input for the harmoniser only."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,11 @@ class ValidationResult:
     pooled_metrics
         Repeated schemes only: the metrics of the pooled (per-lesion mean) predictions with their
         bootstrap intervals, next to the split means of ``metrics``; empty otherwise.
+    harmonisation
+        A sentence saying how features were harmonised across centres inside the splits; empty when not.
+    notes
+        What the reader of the numbers should know about how they were made, one sentence each, prefixed
+        by the split (e.g. a held-out centre harmonised from its own rows).
     """
 
     target: str
@@ -126,6 +150,8 @@ class ValidationResult:
     split_predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
     importance: pd.DataFrame = field(default_factory=pd.DataFrame)
     pooled_metrics: dict[str, Estimate] = field(default_factory=dict)
+    harmonisation: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def confusion(self) -> np.ndarray:
         """Return the confusion matrix of counts: rows true class, columns predicted, in ``classes`` order."""
@@ -157,6 +183,8 @@ class ValidationResult:
             "n_resamples": self.n_resamples,
             "interval": self.interval,
             "estimator": self.estimator,
+            "harmonisation": self.harmonisation,
+            "notes": list(self.notes),
             "n_lesions": len(self.predictions),
             "n_patients": int(self.predictions["patient_id"].nunique()),
             "n_predictions": len(self.split_predictions),
@@ -215,7 +243,8 @@ class SplitTask:
     """One split's work: fit ``make_estimator()`` on the training rows, predict the test rows.
 
     ``importance_groups`` names groups of feature columns (positions) to permute jointly in the test rows
-    ``importance_repeats`` times each, measuring the drop in AUC.
+    ``importance_repeats`` times each, measuring the drop in AUC. With ``harmonise``, ``centres`` and
+    ``test_centres`` hold each development and test row's centre, read by the harmoniser only.
     """
 
     make_estimator: Callable[[], Any]
@@ -230,45 +259,99 @@ class SplitTask:
     importance_groups: tuple[tuple[str, tuple[int, ...]], ...] = ()
     importance_repeats: int = 0
     seed: int = 0
+    harmonise: Harmoniser | None = None
+    centres: np.ndarray | None = None
+    test_centres: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class SplitOutput:
-    """A split's test probabilities (columns in ``classes`` order) and its permutation importances."""
+    """A split's test probabilities (columns in ``classes`` order), permutation importances and notes."""
 
     proba: np.ndarray
     importance: dict[str, float]
+    notes: tuple[str, ...] = ()
+
+
+def harmonised_estimator(estimator: Any, harmonise: Harmoniser) -> Pipeline:
+    """Return ``Pipeline([("harmonise", ComBat), ("model", estimator)])`` reading the centre from ``BATCH_COLUMN``.
+
+    ComBat drops the centre column, so the model sees the harmonised feature columns only.
+    """
+    if harmonise != "combat":
+        msg = f"Unknown harmonisation {harmonise!r}: use one of {', '.join(HARMONISERS)}"
+        raise ValueError(msg)
+    return Pipeline([("harmonise", ComBat(batch_column=BATCH_COLUMN)), ("model", estimator)])
 
 
 def fit_and_predict_split(task: SplitTask) -> SplitOutput:
-    """Return the test rows' class probabilities, in the task's class order, and feature-group importances."""
+    """Return the test rows' class probabilities, in the task's class order, feature-group importances and notes.
+
+    With ``task.harmonise`` the estimator is wrapped by ``harmonised_estimator`` and fitted on the training
+    rows with their centres; the harmoniser's warnings (a centre unseen in training) become the notes.
+    """
     estimator = task.make_estimator()
-    X_train, y_train = task.features.iloc[task.train], task.labels[task.train]
-    if has_fit_parameter(estimator, "groups"):
-        estimator.fit(X_train, y_train, groups=task.groups[task.train])
-    else:
-        estimator.fit(X_train, y_train)
+    fit_params = {"groups": task.groups[task.train]} if has_fit_parameter(estimator, "groups") else {}
+    if task.harmonise is not None:
+        estimator = harmonised_estimator(estimator, task.harmonise)
+        fit_params = {f"model__{name}": value for name, value in fit_params.items()}
     X_test = task.test_features.iloc[task.test]
-    proba = _ordered_proba(estimator, X_test, task.classes)
+    test_centres = None if task.test_centres is None else task.test_centres[task.test]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", HarmonisationWarning)
+        estimator.fit(
+            _model_input(
+                task.features.iloc[task.train],
+                task,
+                None if task.centres is None else task.centres[task.train],
+            ),
+            task.labels[task.train],
+            **fit_params,
+        )
+        proba = _ordered_proba(estimator, _model_input(X_test, task, test_centres), task.classes)
+        importance = _permutation_importance(task, estimator, X_test, test_centres, proba)
+    notes = []
+    for warning in caught:
+        if issubclass(warning.category, HarmonisationWarning):
+            notes.append(str(warning.message))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return SplitOutput(proba, importance, tuple(dict.fromkeys(notes)))
+
+
+def _model_input(features: pd.DataFrame, task: SplitTask, centres: np.ndarray | None) -> pd.DataFrame:
+    """Return what the (possibly harmonised) estimator is given: the features, plus the centre to harmonise."""
+    if task.harmonise is None or centres is None:
+        return features
+    return features.assign(**{BATCH_COLUMN: centres})
+
+
+def _permutation_importance(
+    task: SplitTask, estimator: Any, X_test: pd.DataFrame, test_centres: np.ndarray | None, proba: np.ndarray
+) -> dict[str, float]:
+    """Return each feature group's mean drop in AUC when its columns are permuted jointly in the test rows."""
     importance: dict[str, float] = {}
-    if task.importance_repeats > 0 and task.importance_groups:
-        codes = task.test_codes[task.test]
-        weights = np.ones((1, codes.size))
-        baseline = float(classification_metrics(codes, proba, weights)["auc"][0])
-        rng = np.random.default_rng(task.seed)
-        values = X_test.to_numpy(dtype=np.float64, copy=True)
-        for name, columns in task.importance_groups:
-            drops = []
-            for _ in range(task.importance_repeats):
-                shuffled = values.copy()
-                shuffled[:, list(columns)] = values[rng.permutation(len(values))][:, list(columns)]
-                permuted = pd.DataFrame(shuffled, columns=X_test.columns, index=X_test.index)
-                score = classification_metrics(
-                    codes, _ordered_proba(estimator, permuted, task.classes), weights
-                )
-                drops.append(baseline - float(score["auc"][0]))
-            importance[name] = float(np.mean(drops))
-    return SplitOutput(proba, importance)
+    if task.importance_repeats <= 0 or not task.importance_groups:
+        return importance
+    codes = task.test_codes[task.test]
+    weights = np.ones((1, codes.size))
+    baseline = float(classification_metrics(codes, proba, weights)["auc"][0])
+    rng = np.random.default_rng(task.seed)
+    values = X_test.to_numpy(dtype=np.float64, copy=True)
+    for name, columns in task.importance_groups:
+        drops = []
+        for _ in range(task.importance_repeats):
+            shuffled = values.copy()
+            shuffled[:, list(columns)] = values[rng.permutation(len(values))][:, list(columns)]
+            permuted = pd.DataFrame(shuffled, columns=X_test.columns, index=X_test.index)
+            score = classification_metrics(
+                codes,
+                _ordered_proba(estimator, _model_input(permuted, task, test_centres), task.classes),
+                weights,
+            )
+            drops.append(baseline - float(score["auc"][0]))
+        importance[name] = float(np.mean(drops))
+    return importance
 
 
 def _ordered_proba(estimator: Any, X: pd.DataFrame, classes: Sequence[Any]) -> np.ndarray:
@@ -318,6 +401,7 @@ def run_splits(
     n_resamples: int = 2000,
     interval: IntervalMethod = "bca",
     importance_repeats: int = 0,
+    harmonise: Harmoniser | None = None,
     scheduler: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> ValidationResult:
@@ -346,6 +430,9 @@ def run_splits(
         Cluster-bootstrap resamples and interval method (``"bca"`` or ``"percentile"``).
     importance_repeats
         Permutations per feature group and split for the permutation importance (0: not computed).
+    harmonise
+        ``"combat"``: ComBat fitted on each split's training rows, reading the ``centre`` column, in front
+        of the estimator (``harmonised_estimator``); ``None``: the estimator sees the features as they are.
     scheduler, cache_dir
         Passed to ``lai.compute.map_tasks``; every split is cached under its content hash.
     """
@@ -356,6 +443,14 @@ def run_splits(
     labels = table.target(target).to_numpy()
     groups = table.groups.astype(str).to_numpy()
     tested = table if test_table is None else test_table
+    centres = test_centres = None
+    if harmonise is not None:
+        if harmonise not in HARMONISERS:
+            msg = f"Unknown harmonisation {harmonise!r}: use one of {', '.join(HARMONISERS)} (or none)"
+            raise ValueError(msg)
+        centres = _centres(table, "development")
+        test_centres = centres if test_table is None else _centres(test_table, "external")
+        _check_harmonisable(splits, centres)
     test_features = features if test_table is None else _matching_features(test_table, features.columns)
     test_labels = tested.target(target).to_numpy()
     classes = ordered_classes(np.concatenate([labels, test_labels]))
@@ -376,6 +471,9 @@ def run_splits(
             groups_to_permute,
             importance_repeats,
             seed + number,
+            harmonise,
+            centres,
+            test_centres,
         )
         for number, split in enumerate(splits)
     ]
@@ -390,6 +488,8 @@ def run_splits(
             None if test_table is None else test_features.to_numpy(),
             test_labels.astype(str),
         )
+        if harmonise is not None:
+            data = task_key(data, "harmonise", harmonise, centres, test_centres)
         keys = [
             task_key("validation split", description, data, t.train, t.test, t.importance_repeats, t.seed)
             for t in tasks
@@ -439,10 +539,48 @@ def run_splits(
     result.per_split = per_split
     result.split_predictions = split_predictions.drop(columns="row")
     result.importance = importance
+    result.harmonisation = harmonisation_description(harmonise)
+    result.notes = [
+        f"{split.name}: {note}"
+        for split, output in zip(splits, outputs, strict=True)
+        for note in output.notes
+    ]
     if repeated:
         result.pooled_metrics = result.metrics
         result.metrics = {**result.metrics, **_corrected_t_metrics(per_split)}
     return result
+
+
+def harmonisation_description(harmonise: Harmoniser | None) -> str:
+    """Return the sentence the report shows for a harmonisation, empty for ``None``."""
+    if harmonise is None:
+        return ""
+    return (
+        "features harmonised across centres by ComBat (Johnson et al. 2007; parametric empirical Bayes, no "
+        "covariates) fitted on each split's training lesions only; the centre is read by ComBat and never given "
+        "to the model; a centre absent from training is harmonised from its own unlabelled lesions"
+    )
+
+
+def _centres(table: FeatureTable, name: str) -> np.ndarray:
+    """Return each row's centre as text, refusing a table without centres (ComBat needs them)."""
+    if BATCH_COLUMN not in table.frame.columns or table.frame[BATCH_COLUMN].isna().any():
+        msg = f"Harmonisation needs a {BATCH_COLUMN!r} for every lesion of the {name} table"
+        raise ValueError(msg)
+    return table.frame[BATCH_COLUMN].astype(str).to_numpy()
+
+
+def _check_harmonisable(splits: Sequence[Split], centres: np.ndarray) -> None:
+    """Refuse splits whose training rows hold a centre with a single lesion (ComBat needs 2 to fit it)."""
+    for split in splits:
+        names, counts = np.unique(centres[split.train], return_counts=True)
+        if (counts < 2).any():
+            lonely = [str(n) for n in names[counts < 2]]
+            msg = (
+                f"ComBat needs at least 2 training lesions per centre; split {split.name} trains on a single "
+                f"lesion of centre(s) {lonely}: merge or drop such centres, or validate without --harmonise"
+            )
+            raise ValueError(msg)
 
 
 def _matching_features(table: FeatureTable, columns: pd.Index) -> pd.DataFrame:
@@ -535,6 +673,7 @@ def cross_validate(
     seed: int = 0,
     n_resamples: int = 2000,
     interval: IntervalMethod = "percentile",
+    harmonise: Harmoniser | None = None,
     scheduler: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> ValidationResult:
@@ -557,6 +696,8 @@ def cross_validate(
         Cluster-bootstrap resamples for the confidence intervals.
     interval
         ``"percentile"`` or ``"bca"`` (``cluster_bootstrap``).
+    harmonise
+        ``"combat"`` to fit ComBat on each fold's training rows in front of the estimator (``run_splits``).
     scheduler, cache_dir
         Passed to ``lai.compute.map_tasks``.
     """
@@ -579,6 +720,7 @@ def cross_validate(
         seed=seed,
         n_resamples=n_resamples,
         interval=interval,
+        harmonise=harmonise,
         scheduler=scheduler,
         cache_dir=cache_dir,
     )

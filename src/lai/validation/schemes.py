@@ -17,6 +17,10 @@ every out-of-split prediction with its split's name (``lai.validation.crossval.r
 ``external``
     Train on one table, test on another (another centre's or another release's table).
 
+Any scheme can harmonise the features across centres inside its splits (``harmonise="combat"``): ComBat
+(Johnson et al. 2007) is fitted on each split's training lesions only, in front of the estimator; see
+``lai.validation.crossval.run_splits``.
+
 References
 ----------
 Starmans MPA et al. (2021). Reproducible radiomics through automated machine learning validated on twelve
@@ -25,6 +29,8 @@ Steyerberg EW, Harrell FE (2016). Prediction models need appropriate internal, i
 external validation. J Clin Epidemiol 69:245-247 (leave-centre-out as internal-external validation).
 Debray TPA et al. (2015). A new framework to enhance the interpretation of external validation studies of
 clinical prediction models. J Clin Epidemiol 68:279-289.
+Johnson WE, Li C, Rabinovic A (2007). Adjusting batch effects in microarray expression data using empirical
+Bayes methods. Biostatistics 8:118-127.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ import pandas as pd
 from lai.data.feature_table import FeatureTable
 from lai.data.splits import grouped_train_test_split
 from lai.validation.bootstrap import IntervalMethod
-from lai.validation.crossval import Split, ValidationResult, run_splits
+from lai.validation.crossval import Harmoniser, Split, ValidationResult, run_splits
 from lai.validation.splitters import grouped_stratified_kfold
 
 SCHEME_NAMES: tuple[str, ...] = ("repeated-split", "kfold", "leave-centre-out", "temporal", "external")
@@ -195,6 +201,7 @@ def validate(
     importance_repeats: int = 0,
     train_name: str = "the development table",
     test_name: str = "the external table",
+    harmonise: Harmoniser | None = None,
     scheduler: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> ValidationResult:
@@ -229,6 +236,11 @@ def validate(
         Permutations per feature group and split (0: no permutation importance).
     train_name, test_name
         ``external``: how the two tables are named in the report.
+    harmonise
+        ``"combat"``: every split's estimator becomes ``Pipeline([ComBat, estimator])``, ComBat fitted on
+        the split's training lesions only and reading their ``centre`` (which the estimator never sees). A
+        test centre absent from training (leave-centre-out, external) is harmonised from its own unlabelled
+        lesions, and ``result.notes`` records it. ``None`` (default): no harmonisation.
     scheduler, cache_dir
         ``lai.compute`` scheduler and result cache.
 
@@ -236,6 +248,7 @@ def validate(
     --------
     >>> result = validate("leave-centre-out", LogisticRegression, table, "malignant")  # doctest: +SKIP
     >>> result.metrics["auc"]                                                          # doctest: +SKIP
+    >>> validate("leave-centre-out", LogisticRegression, table, "malignant", harmonise="combat")  # doctest: +SKIP
     """
     labels = table.target(target).to_numpy()
     groups = table.groups.astype(str).to_numpy()
@@ -298,6 +311,7 @@ def validate(
         n_resamples=n_resamples,
         interval=interval,
         importance_repeats=importance_repeats,
+        harmonise=harmonise,
         scheduler=scheduler,
         cache_dir=cache_dir,
     )
