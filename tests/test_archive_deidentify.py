@@ -22,6 +22,7 @@ from lai.archive.deidentify import (
     PseudonymMap,
     PseudonymMapError,
     deidentify,
+    deidentify_series,
     load_secret,
     new_secret,
     patient_key,
@@ -303,6 +304,41 @@ def test_same_file_gives_the_same_bytes_on_every_run(synthetic) -> None:
     ds = synthetic["Philips"][2]
     runs = [_serialised(deidentify(ds, OPTIONS, Pseudonymiser(SECRET, "centre-01"))) for _ in range(2)]
     assert runs[0] == runs[1]
+
+
+def _reread(ds: Dataset) -> Dataset:
+    """The dataset as read from its file: elements undecoded, as ingest reads them."""
+    return pydicom.dcmread(io.BytesIO(_serialised(ds)))
+
+
+@pytest.mark.parametrize("name", sorted(REAL_SERIES))
+def test_a_series_deidentified_at_once_equals_each_file_deidentified_alone(name: str) -> None:
+    files = [pydicom.dcmread(p) for p in sorted(REAL_SERIES[name].iterdir())[:6]]
+    one_by_one = [_serialised(deidentify(ds, OPTIONS, Pseudonymiser(SECRET, "c"))) for ds in files]
+    fresh = [pydicom.dcmread(p) for p in sorted(REAL_SERIES[name].iterdir())[:6]]
+    at_once = [_serialised(ds) for ds in deidentify_series(fresh, OPTIONS, Pseudonymiser(SECRET, "c"))]
+    assert at_once == one_by_one
+
+
+def test_files_of_a_series_with_different_identities_are_cleaned_each_with_its_own(synthetic) -> None:
+    first = copy.deepcopy(synthetic["Siemens"][0])
+    first.SeriesDescription = "liver Kowalski Nowak"
+    first.PatientName = "Kowalski^Jan"
+    second = copy.deepcopy(first)
+    second.PatientName = "Nowak^Anna"  # same descriptor bytes, another patient name in the header
+    second.SOPInstanceUID = "1.2.3.4.5"
+    clean = deidentify_series([_reread(first), _reread(second)], OPTIONS, Pseudonymiser(SECRET, "c"))
+    assert [str(ds.SeriesDescription) for ds in clean] == ["liver Nowak", "liver Kowalski"]
+    alone = [deidentify(_reread(ds), OPTIONS, Pseudonymiser(SECRET, "c")) for ds in (first, second)]
+    assert [_serialised(ds) for ds in clean] == [_serialised(ds) for ds in alone]
+
+
+def test_burned_in_annotation_in_any_file_of_a_series_refuses_it(synthetic) -> None:
+    first = synthetic["GE"][0]
+    second = copy.deepcopy(first)
+    second.BurnedInAnnotation = "YES"
+    with pytest.raises(BurnedInAnnotationError, match="BurnedInAnnotation"):
+        deidentify_series([_reread(first), _reread(second)], OPTIONS, Pseudonymiser(SECRET, "c"))
 
 
 def test_burned_in_annotation_is_refused(synthetic) -> None:

@@ -157,10 +157,9 @@ def test_dataset_json_lists_every_file_but_the_catalog_and_the_log(
     archive = ingested[0]
     listed = LaiDataset.read(archive).files
     assert {rel.split("/")[0] for rel in listed} == {"images", "series", "dicom", "cases.csv", "lesions.csv"}
-    problems = validate_dataset(archive)
-    unlisted = sorted(p.path.split("/")[0] for p in problems if p.code == "unlisted-file")
-    assert unlisted == ["catalog.sqlite", "log"]
-    assert [p for p in problems if p.code != "unlisted-file"] == []
+    assert (archive / "catalog.sqlite").is_file() and any((archive / "log").iterdir())
+    # the catalog and the log are an archive's bookkeeping: validation does not count them as unlisted
+    assert validate_dataset(archive) == []
 
 
 @pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])

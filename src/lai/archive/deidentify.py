@@ -44,7 +44,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 from pydicom.datadict import dictionary_VR, tag_for_keyword
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
@@ -311,6 +311,9 @@ class _Context:
     patient_id: str
     shift: datetime.timedelta
     identifiers: tuple[re.Pattern[str], ...]
+    # Cleaned top-level elements by (tag, VR, raw value bytes, encoding), shared by the files of a series
+    # whose identity elements are byte-identical (see deidentify_series); None: nothing is shared.
+    memo: dict[tuple[object, ...], DataElement | None] | None = None
 
 
 def patient_key(ds: Dataset) -> str:
@@ -330,6 +333,74 @@ def patient_key(ds: Dataset) -> str:
     if name:
         return f"name:{name}|{birth}"
     return f"study:{str(ds.get('StudyInstanceUID', '') or '').strip()}"
+
+
+def deidentify_series(
+    datasets: Iterable[Dataset], options: DeidentificationOptions, pseudonymiser: Pseudonymiser
+) -> list[Dataset]:
+    """Return the de-identified copies of the files of one series, as :func:`deidentify` returns each.
+
+    The files of a series repeat most of their elements byte for byte. When two files hold the same
+    identity elements (patient, study, the names and ids used to clean descriptors: same bytes, same
+    character set), every element they hold with the same bytes is cleaned the same way, so it is
+    cleaned once and the result copied: only the elements that differ (instance UIDs, positions,
+    times) are cleaned per file. Elements that are kept as read are never decoded.
+
+    Raises
+    ------
+    BurnedInAnnotationError
+        When any file says its pixels carry burned-in annotation.
+    """
+    contexts: dict[tuple[object, ...], _Context] = {}
+    out = []
+    for ds in datasets:
+        signature = _identity_signature(ds)
+        context = contexts.get(signature) if signature is not None else None
+        if context is None:
+            _refuse_burned_in(ds)
+            context = _context(ds, options, pseudonymiser, shared=signature is not None)
+            if signature is not None:
+                contexts[signature] = context
+        out.append(_deidentified(ds, options, context))
+    return out
+
+
+def _identity_signature(ds: Dataset) -> tuple[object, ...] | None:
+    """The raw bytes of every element the context of a file depends on, or None when one is decoded."""
+    parts: list[object] = []
+    for tag in _IDENTITY_TAGS:
+        element = ds.get_item(tag)
+        if element is None:
+            parts.append(None)
+        elif isinstance(element, RawDataElement):
+            parts.append((element.VR, element.value, element.is_little_endian, element.is_implicit_VR))
+        elif isinstance(element.value, str | bytes | int | float):  # SpecificCharacterSet is read decoded
+            parts.append(("decoded", element.VR, element.value))
+        elif isinstance(element.value, MultiValue) and all(isinstance(v, str) for v in element.value):
+            parts.append(("decoded", element.VR, tuple(element.value)))
+        else:
+            return None
+    return tuple(parts)
+
+
+def _refuse_burned_in(ds: Dataset) -> None:
+    if str(ds.get("BurnedInAnnotation", "")).strip().upper() == "YES":
+        msg = "BurnedInAnnotation is YES: pixel data may show identifying text; series refused"
+        raise BurnedInAnnotationError(msg)
+
+
+def _context(
+    ds: Dataset, options: DeidentificationOptions, pseudonymiser: Pseudonymiser, *, shared: bool
+) -> _Context:
+    patient_id = patient_key(ds)
+    return _Context(
+        options=options.enabled(),
+        pseudonymiser=pseudonymiser,
+        patient_id=patient_id,
+        shift=pseudonymiser.date_shift(patient_id),
+        identifiers=_identifier_patterns(ds),
+        memo={} if shared else None,
+    )
 
 
 def deidentify(ds: Dataset, options: DeidentificationOptions, pseudonymiser: Pseudonymiser) -> Dataset:
@@ -356,19 +427,14 @@ def deidentify(ds: Dataset, options: DeidentificationOptions, pseudonymiser: Pse
     BurnedInAnnotationError
         When the dataset says its pixels carry burned-in annotation.
     """
-    if str(ds.get("BurnedInAnnotation", "")).strip().upper() == "YES":
-        msg = "BurnedInAnnotation is YES: pixel data may show identifying text; series refused"
-        raise BurnedInAnnotationError(msg)
-    patient_id = patient_key(ds)
-    context = _Context(
-        options=options.enabled(),
-        pseudonymiser=pseudonymiser,
-        patient_id=patient_id,
-        shift=pseudonymiser.date_shift(patient_id),
-        identifiers=_identifier_patterns(ds),
-    )
-    out = _clean_dataset(ds, context)
-    pseudonym = pseudonymiser.patient(patient_id)
+    _refuse_burned_in(ds)
+    return _deidentified(ds, options, _context(ds, options, pseudonymiser, shared=False))
+
+
+def _deidentified(ds: Dataset, options: DeidentificationOptions, context: _Context) -> Dataset:
+    pseudonymiser = context.pseudonymiser
+    out = _clean_dataset(ds, context, top=True)
+    pseudonym = pseudonymiser.patient(context.patient_id)
     for tag, vr, value in (
         (0x00100020, "LO", pseudonym),  # PatientID
         (0x00100010, "PN", pseudonym),  # PatientName
@@ -402,9 +468,11 @@ def deidentify(ds: Dataset, options: DeidentificationOptions, pseudonymiser: Pse
     return out
 
 
-def _clean_dataset(ds: Dataset, context: _Context) -> Dataset:
+def _clean_dataset(ds: Dataset, context: _Context, *, top: bool = False) -> Dataset:
     out = Dataset()
     kept_private = _safe_private_tags(ds) if "private" in context.options else set()
+    # Items of sequences are cleaned each time. Files sharing a memo have the same character set.
+    memo = context.memo if top else None
     for key in ds.keys():
         tag = int(key)
         group = tag >> 16
@@ -414,17 +482,37 @@ def _clean_dataset(ds: Dataset, context: _Context) -> Dataset:
             continue
         if 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF or group in (0x0000, 0x0002):
             continue  # curves and overlays (PS3.15 E.1.1); command and file meta groups
-        fate = _fate_without_value(tag, ds.get_item(key).VR, context)
+        element = ds.get_item(key)
+        fate = _fate_without_value(tag, element.VR, context.options)
         if fate == "keep":
-            out[key] = ds.get_item(key)
+            out[key] = element
         elif fate == "inspect":
+            shareable = memo is not None and isinstance(element, RawDataElement) and element.VR != "SQ"
+            if shareable:
+                assert memo is not None and isinstance(element, RawDataElement)
+                memo_key = (
+                    tag,
+                    element.VR,
+                    element.value,
+                    element.is_little_endian,
+                    element.is_implicit_VR,
+                )
+                if memo_key in memo:
+                    done = memo[memo_key]
+                    if done is not None:
+                        out.add(_copied(done))
+                    continue
             cleaned = _clean_element(ds[key], context)
+            if shareable:
+                assert memo is not None
+                memo[memo_key] = None if cleaned is None else _copied(cleaned)
             if cleaned is not None:
                 out.add(cleaned)
     return out
 
 
-def _fate_without_value(tag: int, raw_vr: str | None, context: _Context) -> str:
+@functools.lru_cache(maxsize=4096)
+def _fate_without_value(tag: int, raw_vr: str | None, options: frozenset[str]) -> str:
     """Return ``keep`` or ``drop`` when the tag and VR decide, else ``inspect`` (the value is needed).
 
     Deciding before decoding keeps de-identification fast: most elements of an image (geometry,
@@ -436,8 +524,8 @@ def _fate_without_value(tag: int, raw_vr: str | None, context: _Context) -> str:
     except KeyError:
         return "drop"  # a standard-group tag no dictionary knows: nothing says it is safe
     if row is not None:
-        return "keep" if row.action(context.options) == "K" and vr != "SQ" else "inspect"
-    if vr in ("SQ", "UI", "DA", "DT") or (vr == "TM" and "dates" not in context.options):
+        return "keep" if row.action(options) == "K" and vr != "SQ" else "inspect"
+    if vr in ("SQ", "UI", "DA", "DT") or (vr == "TM" and "dates" not in options):
         return "inspect"
     if vr == "PN" or (vr in _TEXT_VRS and tag not in _TECHNICAL_TAGS):
         return "drop"
@@ -576,6 +664,16 @@ _GENERIC_PATTERNS = (
     re.compile(r"\S*\^\S*"),  # anything written as a DICOM person name
     re.compile(r"(?i)(?<![^\W_])(dr|prof|mr|mrs|ms)\.?\s+[^\W\d_][\w'\-]*"),  # titled names
 )
+
+
+_IDENTITY_TAGS = tuple(
+    sorted(
+        int(tag_for_keyword(k) or 0)
+        for k in {*_IDENTIFYING_KEYWORDS, "PatientBirthDate", "StudyInstanceUID", "BurnedInAnnotation",
+                  "SpecificCharacterSet"}
+    )
+)  # fmt: skip
+"""Tags whose values the de-identification context of a file depends on (see ``deidentify_series``)."""
 
 
 def _identifier_patterns(ds: Dataset) -> tuple[re.Pattern[str], ...]:

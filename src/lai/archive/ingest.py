@@ -51,7 +51,7 @@ from lai.archive.deidentify import (
     DeidentificationOptions,
     Pseudonymiser,
     PseudonymMap,
-    deidentify,
+    deidentify_series,
 )
 from lai.archive.scan import ScanProblem, open_source, scan_dicom
 from lai.archive.series import SeriesClass, SeriesHeader, classify_series, order_dynamic_phases
@@ -292,7 +292,7 @@ def prepare_series(task: _SeriesTask) -> _Prepared:
     except Exception as error:  # a file that read as a header may still fail in full (pixel data)
         return _failed(task, f"cannot read DICOM ({type(error).__name__})")
     try:
-        clean = [deidentify(ds, task.options, pseudonymiser) for ds in originals]
+        clean = deidentify_series(originals, task.options, pseudonymiser)
     except BurnedInAnnotationError as error:
         return _failed(task, str(error))
     except Exception as error:  # any other refusal fails this series only; its text may quote values
