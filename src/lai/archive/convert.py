@@ -47,7 +47,7 @@ def dcm2niix_command() -> str:
     dcm2niix takes to convert a small series).
     """
     try:
-        import dcm2niix  # type: ignore[import-untyped]
+        import dcm2niix
     except ImportError:
         pass
     else:

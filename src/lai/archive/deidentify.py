@@ -30,6 +30,7 @@ DICOM PS3.15 2024, Annex E "Attribute Confidentiality Profiles" and Table E.1-1;
 from __future__ import annotations
 
 import base64
+import copy
 import datetime
 import functools
 import hashlib
@@ -43,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+from pydicom import config
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -435,25 +437,22 @@ def _deidentified(ds: Dataset, options: DeidentificationOptions, context: _Conte
     pseudonymiser = context.pseudonymiser
     out = _clean_dataset(ds, context, top=True)
     pseudonym = pseudonymiser.patient(context.patient_id)
+    method, codes = _method_values(options)
     for tag, vr, value in (
         (0x00100020, "LO", pseudonym),  # PatientID
         (0x00100010, "PN", pseudonym),  # PatientName
         (0x00120062, "CS", "YES"),  # PatientIdentityRemoved
-        (0x00120063, "LO", options.method()),  # DeidentificationMethod
+        (0x00120063, "LO", list(method)),  # DeidentificationMethod
         (0x00280303, "CS", "MODIFIED" if "dates" in context.options else "REMOVED"),
     ):
         out.add(DataElement(tag, vr, value))
-    codes = []
-    for value, meaning in options.codes():
+    items = []
+    for item_values in codes:
         item = Dataset()
-        for tag, vr, text in (
-            (0x00080100, "SH", value),
-            (0x00080102, "SH", "DCM"),
-            (0x00080104, "LO", meaning),
-        ):
-            item.add(DataElement(tag, vr, text))
-        codes.append(item)
-    out.add(DataElement(0x00120064, "SQ", Sequence(codes)))  # DeidentificationMethodCodeSequence
+        for tag, vr, text in item_values:
+            item.add(DataElement(tag, vr, text, validation_mode=config.IGNORE))  # checked once, below
+        items.append(item)
+    out.add(DataElement(0x00120064, "SQ", Sequence(items)))  # DeidentificationMethodCodeSequence
     if "SpecificCharacterSet" in ds:
         out.SpecificCharacterSet = ds.SpecificCharacterSet
     meta = getattr(ds, "file_meta", None)
@@ -466,6 +465,21 @@ def _deidentified(ds: Dataset, options: DeidentificationOptions, context: _Conte
         new_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
         out.file_meta = new_meta
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _method_values(
+    options: DeidentificationOptions,
+) -> tuple[tuple[str, ...], tuple[tuple[tuple[int, str, str], ...], ...]]:
+    """DeidentificationMethod and the items of its code sequence for these options (validated once)."""
+    codes = tuple(
+        ((0x00080100, "SH", value), (0x00080102, "SH", "DCM"), (0x00080104, "LO", meaning))
+        for value, meaning in options.codes()
+    )
+    for item in codes:
+        for tag, vr, text in item:
+            DataElement(tag, vr, text, validation_mode=config.RAISE)
+    return tuple(options.method()), codes
 
 
 def _clean_dataset(ds: Dataset, context: _Context, *, top: bool = False) -> Dataset:
@@ -500,7 +514,7 @@ def _clean_dataset(ds: Dataset, context: _Context, *, top: bool = False) -> Data
                 if memo_key in memo:
                     done = memo[memo_key]
                     if done is not None:
-                        out.add(_copied(done))
+                        out.add(_copied(done, checked=True))
                     continue
             cleaned = _clean_element(ds[key], context)
             if shareable:
@@ -607,10 +621,16 @@ def _with_value(element: DataElement, value: object) -> DataElement:
     return DataElement(element.tag, element.VR, value)
 
 
-def _copied(element: DataElement) -> DataElement:
-    """Return a copy of a non-sequence element (values are immutable but for multi-values, copied here)."""
+def _copied(element: DataElement, *, checked: bool = False) -> DataElement:
+    """Return a copy of a non-sequence element (values are immutable but for multi-values, copied here).
+
+    ``checked``: the element's value was validated when it was made; the copy is not validated again.
+    """
     value = element.value
-    return DataElement(element.tag, element.VR, list(value) if isinstance(value, MultiValue) else value)
+    if isinstance(value, MultiValue):
+        mode = config.IGNORE if checked else None
+        return DataElement(element.tag, element.VR, list(value), validation_mode=mode)
+    return copy.copy(element) if checked else DataElement(element.tag, element.VR, value)
 
 
 def _map_uids(value: object, context: _Context) -> object:
