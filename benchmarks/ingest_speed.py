@@ -9,7 +9,8 @@ UIDs up to the count) into a temporary folder, then, in the same run and on the 
 
 - ``dcm2niix``: one plain call on the whole folder (``-z y -b y -ba y``), as a user would convert it;
 - ``lai ingest``: :func:`lai.archive.ingest.ingest` into a new archive, with the default scheduler
-  (local processes) and with ``sync`` (one process).
+  (chosen by :func:`lai.archive.ingest.choose_scheduler` from series and cores), with local
+  ``processes`` and with ``sync`` (one process).
 
 Each is run ``--repeats`` times into fresh outputs; the table gives the median seconds, the ratio to
 dcm2niix (goal: at most 2) and files per second.
@@ -34,7 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lai.archive.convert import dcm2niix_command
-from lai.archive.ingest import ingest
+from lai.archive.ingest import choose_scheduler, ingest
 from lai.imaging.image import Image
 from lai.synth.dicom import ExamInfo, write_case_dicom
 
@@ -135,11 +136,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lai-ingest-bench-") as tmp:
         work = Path(tmp)
         files = write_study(work / "source", args.series, args.size, args.slices)
-        runs: dict[str, list[float]] = {"dcm2niix": [], "lai ingest (processes)": [], "lai ingest (sync)": []}
+        default = choose_scheduler(None, args.series) or os.environ.get("LAI_SCHEDULER")
+        schedulers = {f"lai ingest (default: {default})": None, "lai ingest (processes)": "processes"}
+        schedulers["lai ingest (sync)"] = "sync"
+        runs: dict[str, list[float]] = {"dcm2niix": [], **{name: [] for name in schedulers}}
         for _ in range(args.repeats):  # interleaved so that machine load affects every tool alike
             runs["dcm2niix"].append(time_dcm2niix(work / "source", work))
-            runs["lai ingest (processes)"].append(time_ingest(work / "source", work, None))
-            runs["lai ingest (sync)"].append(time_ingest(work / "source", work, "sync"))
+            for name, scheduler in schedulers.items():
+                runs[name].append(time_ingest(work / "source", work, scheduler))
     baseline = statistics.median(runs["dcm2niix"])
     table = Table(
         title=f"Ingest of {args.series} series, {len(files)} files ({args.size}x{args.size}x{args.slices}), "

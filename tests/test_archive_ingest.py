@@ -34,7 +34,7 @@ from lai.archive.deidentify import (
     deidentify,
     load_secret,
 )
-from lai.archive.ingest import encode_series, ingest
+from lai.archive.ingest import choose_scheduler, encode_series, ingest
 from lai.cli import app
 from lai.data import Dataset as LaiDataset
 from lai.data.validate import validate_dataset
@@ -175,6 +175,16 @@ def test_series_encoding_is_byte_identical_to_pydicom_dcmwrite(syntax: str, tmp_
         pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
         expected.append(buffer.getvalue())
     assert encode_series(clean) == expected
+
+
+def test_scheduler_is_chosen_by_series_and_cores_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAI_SCHEDULER", raising=False)
+    assert choose_scheduler(None, 30, cpus=2) == "sync"  # two cores: workers cost more than they give
+    assert choose_scheduler(None, 30, cpus=8) == "processes"
+    assert choose_scheduler(None, 5, cpus=8) == "sync"  # fewer than two series per worker
+    assert choose_scheduler("processes", 1, cpus=2) == "processes"
+    monkeypatch.setenv("LAI_SCHEDULER", "processes")
+    assert choose_scheduler(None, 30, cpus=2) is None  # map_tasks reads the variable
 
 
 def test_bad_files_are_reported_with_their_path_and_skipped(ingested: tuple[Path, object, dict]) -> None:
