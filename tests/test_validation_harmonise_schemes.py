@@ -339,6 +339,9 @@ def test_lai_validate_harmonise_combat_from_the_settings_file_or_the_option(feat
     assert "ComBat" in validated["harmonisation"]
     assert len(validated["notes"]) == 3
     assert "ComBat" in preprocessing_item(record) and "leave-centre-out" in preprocessing_item(record)
+    # the item counts the features (the path of the table is its own provenance entry)
+    assert preprocessing_item(record).startswith("8 radiomics features per lesion")
+    assert record["provenance"]["feature_table"] == str(features)
     assert "was not seen at fit" in result.output
 
     # --harmonise none overrides the file; the report says no harmonisation was used

@@ -455,7 +455,11 @@ def validate_model(
             dataset,
             table,
             seed,
-            extra={"model": str(candidate_path), "features": str(features), "harmonise": chosen or "none"},
+            extra={
+                "model": str(candidate_path),
+                "feature_table": str(features),
+                "harmonise": chosen or "none",
+            },
         ),
         searches=searches,
     )
