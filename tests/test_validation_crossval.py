@@ -17,7 +17,8 @@ from sklearn.preprocessing import StandardScaler
 
 from lai.data.feature_table import ID_COLUMNS, FeatureTable
 from lai.data.taxonomy import DIAGNOSES
-from lai.validation import cross_validate
+from lai.validation import ComBat, cross_validate
+from lai.validation.splitters import grouped_stratified_kfold
 from synthetic_tables import synthetic_table
 
 FACTORY = functools.partial(clone, make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)))
@@ -117,3 +118,19 @@ def test_a_table_without_features_is_refused(table):
     ids_only = FeatureTable(table.frame[[*ID_COLUMNS, "malignant"]])
     with pytest.raises(ValueError, match="no feature columns"):
         cross_validate(FACTORY, ids_only, "malignant", scheduler="sync")
+
+
+def test_harmonised_folds_equal_combat_then_model_fitted_by_hand_on_each_training_fold(table):
+    result = cross_validate(
+        FACTORY, table, "malignant", seed=3, n_resamples=100, harmonise="combat", scheduler="sync"
+    )
+    assert "ComBat" in result.harmonisation and result.notes == []
+    labels = table.target("malignant").to_numpy()
+    X = table.frame[[*table.feature_columns, "centre"]]
+    folds = grouped_stratified_kfold(labels, table.groups.astype(str).to_numpy(), n_splits=5, seed=3)
+    for k, (train, test) in enumerate(folds):
+        combat = ComBat().fit(X.iloc[train])
+        model = FACTORY().fit(combat.transform(X.iloc[train]), labels[train])
+        expected = model.predict_proba(combat.transform(X.iloc[test]))[:, 1]
+        found = result.split_predictions[result.split_predictions["split"] == f"fold-{k}"]
+        np.testing.assert_allclose(found["proba_True"].to_numpy(), expected, rtol=1e-12)
