@@ -16,6 +16,7 @@ import gzip
 import io
 import os
 import shutil
+import struct
 import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
@@ -402,17 +403,67 @@ def encode_series(datasets: Sequence[pydicom.Dataset]) -> list[bytes]:
         if held is not None and all(_held(ds, tag) == held for ds in corrected[1:]):
             shared[tag] = _element_bytes(corrected[0][tag], encoding, implicit)
     out = []
-    for ds in corrected:
-        stream = DicomBytesIO()
-        stream.write(b"\0" * 128 + b"DICM")
-        write_file_meta_info(stream, ds.file_meta, enforce_standard=True)
+    for ds, head in zip(corrected, _file_meta_bytes(corrected), strict=True):
         body = [
             shared[tag] if tag in shared else _element_bytes(ds[tag], encoding, implicit)
             for tag in tags
             if tag in ds
         ]
-        out.append(stream.getvalue() + b"".join(body))
+        out.append(head + b"".join(body))
     return out
+
+
+_INSTANCE_UID = BaseTag(0x00020003)  # MediaStorageSOPInstanceUID
+
+
+def _file_meta_bytes(datasets: Sequence[pydicom.Dataset]) -> list[bytes]:
+    """Return each dataset's preamble, ``DICM`` and file meta group as ``write_file_meta_info`` writes them.
+
+    The meta groups of a series differ only in the SOP Instance UID: the first is written by pydicom,
+    and a later one with the same other elements takes those bytes with its own UID put in (and the
+    group length corrected); any other is written by pydicom.
+    """
+    first = datasets[0].file_meta
+    before = {tag: first[tag].value for tag in first.keys()}
+    template = _pydicom_meta(first)
+    old = _ui_element(_INSTANCE_UID, str(before.get(_INSTANCE_UID, "")))
+    start = template.find(old, 132)
+    usable = template[132:138] == b"\x02\x00\x00\x00UL" and start > 0
+    out = [template]
+    for ds in datasets[1:]:
+        meta = ds.file_meta
+        same = (
+            usable
+            and meta.keys() == before.keys()
+            and all(tag == _INSTANCE_UID or meta[tag].value == value for tag, value in before.items())
+        )
+        if not same:
+            out.append(_pydicom_meta(meta))
+            continue
+        new = _ui_element(_INSTANCE_UID, str(meta[_INSTANCE_UID].value))
+        (length,) = struct.unpack("<I", template[140:144])
+        out.append(
+            template[:140]
+            + struct.pack("<I", length + len(new) - len(old))
+            + template[144:start]
+            + new
+            + template[start + len(old) :]
+        )
+    return out
+
+
+def _pydicom_meta(meta: FileMetaDataset) -> bytes:
+    stream = DicomBytesIO()
+    stream.write(b"\0" * 128 + b"DICM")
+    write_file_meta_info(stream, meta, enforce_standard=True)
+    return bytes(stream.getvalue())
+
+
+def _ui_element(tag: BaseTag, uid: str) -> bytes:
+    """One UI element in explicit VR little endian, padded to even length with a NUL as DICOM says."""
+    value = uid.encode("ascii")
+    value += b"\0" * (len(value) % 2)
+    return struct.pack("<HH", tag.group, tag.element) + b"UI" + struct.pack("<H", len(value)) + value
 
 
 def _held(ds: pydicom.Dataset, tag: BaseTag) -> object:
