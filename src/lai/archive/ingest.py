@@ -397,17 +397,18 @@ def encode_series(datasets: Sequence[pydicom.Dataset]) -> list[bytes]:
     tags = [t for t in tags if not (t.element == 0 and t.group > 6)]  # no retired group lengths
     encoding = first.get("SpecificCharacterSet", default_encoding)
     implicit = syntax == ImplicitVRLittleEndian
+    held = [dict(ds.items()) for ds in corrected]  # tag -> element as held, raw ones undecoded
     shared: dict[BaseTag, bytes] = {}
     for tag in tags:
-        held = _held(corrected[0], tag)
-        if held is not None and all(_held(ds, tag) == held for ds in corrected[1:]):
+        element = held[0].get(tag)
+        if element is not None and all(_same(element, other.get(tag)) for other in held[1:]):
             shared[tag] = _element_bytes(corrected[0][tag], encoding, implicit)
     out = []
-    for ds, head in zip(corrected, _file_meta_bytes(corrected), strict=True):
+    for ds, elements, head in zip(corrected, held, _file_meta_bytes(corrected), strict=True):
         body = [
             shared[tag] if tag in shared else _element_bytes(ds[tag], encoding, implicit)
             for tag in tags
-            if tag in ds
+            if tag in elements
         ]
         out.append(head + b"".join(body))
     return out
@@ -466,16 +467,23 @@ def _ui_element(tag: BaseTag, uid: str) -> bytes:
     return struct.pack("<HH", tag.group, tag.element) + b"UI" + struct.pack("<H", len(value)) + value
 
 
-def _held(ds: pydicom.Dataset, tag: BaseTag) -> object:
-    """What a dataset holds for a tag, comparable across files without decoding raw elements.
+def _same(element: DataElement | RawDataElement, other: DataElement | RawDataElement | None) -> bool:
+    """Whether two files hold the same element, compared without decoding raw elements.
 
     A raw element (copied undecoded from the source file) is compared by VR and value bytes only: its
-    offset in the source file differs from file to file and says nothing about its value.
+    offset in the source file differs from file to file and says nothing about its value. A raw and a
+    decoded element are taken as different (each is then encoded on its own).
     """
-    element = ds.get_item(tag)
-    if isinstance(element, RawDataElement):
-        return ("raw", element.VR, element.value)
-    return element
+    if other is None:
+        return False
+    if element is other:
+        return True
+    raw = isinstance(element, RawDataElement), isinstance(other, RawDataElement)
+    if raw == (True, True):
+        return element.VR == other.VR and element.value == other.value
+    if True in raw:
+        return False
+    return element.VR == other.VR and (element.value is other.value or element == other)
 
 
 def _element_bytes(element: DataElement, encoding: str | list[str], implicit: bool) -> bytes:
