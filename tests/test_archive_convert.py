@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from lai.archive.catalog import Series, open_catalog
-from lai.archive.convert import dcm2niix_command, scrub_sidecar
+from lai.archive.convert import ConversionError, convert_series, dcm2niix_command, scrub_sidecar
 from lai.archive.ingest import ingest
 from lai.archive.scan import SPLIT_KEYS, SourceFile, scan_dicom, split_volumes
 from lai.imaging.image import Image
@@ -232,3 +232,17 @@ def test_split_by_acquisition_time_when_nothing_else_tells_volumes_apart() -> No
     split = split_volumes(files)
     assert split is not None and split[0] == SPLIT_KEYS[2]
     assert [[f.split_values[2] for f in part] for part in split[1]] == [["101500"] * 2, ["101530"] * 2]
+
+
+def test_conversion_of_a_folder_without_images_fails_naming_it(tmp_path: Path) -> None:
+    empty = tmp_path / "no_dicom"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not an image\n")
+    with pytest.raises(ConversionError, match="no_dicom"):
+        convert_series(empty, tmp_path)
+
+
+def test_dcm2niix_is_called_directly_not_through_a_python_launcher() -> None:
+    command = Path(dcm2niix_command())
+    assert command.is_file()
+    assert command.read_bytes()[:2] != b"#!"  # the binary itself, no script starting Python

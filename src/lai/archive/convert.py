@@ -64,15 +64,68 @@ def dcm2niix_command() -> str:
     return found
 
 
+def _command(dicom_dir: Path, out_dir: Path, name: str, anonymise: bool) -> list[str]:
+    command = [dcm2niix_command(), "-z", "y", "-b", "y", "-ba", "y" if anonymise else "n", "-f", name]
+    return [*command, "-o", str(out_dir), str(dicom_dir)]
+
+
+def _check(dicom_dir: Path, returncode: int, stderr: str) -> None:
+    if returncode != 0:
+        msg = f"dcm2niix failed on {dicom_dir} (exit {returncode}): {stderr.strip()[-500:]}"
+        raise ConversionError(msg)
+
+
 def run_dcm2niix(dicom_dir: Path, out_dir: Path, *, name: str = "%s", anonymise: bool = True) -> None:
     """Run dcm2niix on one folder, writing gzipped NIfTI and BIDS sidecars into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    command = [dcm2niix_command(), "-z", "y", "-b", "y", "-ba", "y" if anonymise else "n", "-f", name]
-    command += ["-o", str(out_dir), str(dicom_dir)]
+    command = _command(dicom_dir, out_dir, name, anonymise)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        msg = f"dcm2niix failed on {dicom_dir} (exit {result.returncode}): {result.stderr.strip()[-500:]}"
-        raise ConversionError(msg)
+    _check(dicom_dir, result.returncode, result.stderr)
+
+
+class Conversion:
+    """A dcm2niix run started by :func:`start_conversion`; :meth:`wait` returns what it wrote.
+
+    The caller can do other work (read the series' header, say) while dcm2niix runs.
+    """
+
+    def __init__(self, dicom_dir: Path, out: Path) -> None:
+        self.dicom_dir = dicom_dir
+        self.out = out
+        command = _command(dicom_dir, out, "series", True)
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+
+    def stop(self) -> None:
+        """End dcm2niix without using its output (when the caller fails while it runs)."""
+        self._process.kill()
+        self._process.communicate()
+
+    def wait(self) -> Converted:
+        """Wait for dcm2niix and return its files, the sidecars scrubbed.
+
+        Raises
+        ------
+        ConversionError
+            When dcm2niix fails or writes no image.
+        """
+        _, stderr = self._process.communicate()
+        _check(self.dicom_dir, self._process.returncode, stderr)
+        niftis = tuple(sorted(self.out.glob("*.nii.gz")))
+        if not niftis:
+            msg = f"dcm2niix wrote no image for {self.dicom_dir}"
+            raise ConversionError(msg)
+        sidecars = tuple(sorted(self.out.glob("*.json")))
+        for sidecar in sidecars:
+            scrub_sidecar(sidecar)
+        return Converted(niftis, sidecars, tuple(sorted(self.out.glob("*.bval"))))
+
+
+def start_conversion(dicom_dir: str | os.PathLike[str], work_dir: str | os.PathLike[str]) -> Conversion:
+    """Start converting the DICOM files of one series in ``dicom_dir`` into a new folder under ``work_dir``."""
+    out = Path(tempfile.mkdtemp(prefix="convert-", dir=work_dir))
+    return Conversion(Path(dicom_dir), out)
 
 
 def convert_series(dicom_dir: str | os.PathLike[str], work_dir: str | os.PathLike[str]) -> Converted:
@@ -85,16 +138,7 @@ def convert_series(dicom_dir: str | os.PathLike[str], work_dir: str | os.PathLik
     ConversionError
         When dcm2niix fails or writes no image.
     """
-    out = Path(tempfile.mkdtemp(prefix="convert-", dir=work_dir))
-    run_dcm2niix(Path(dicom_dir), out, name="series")
-    niftis = tuple(sorted(out.glob("*.nii.gz")))
-    if not niftis:
-        msg = f"dcm2niix wrote no image for {dicom_dir}"
-        raise ConversionError(msg)
-    sidecars = tuple(sorted(out.glob("*.json")))
-    for sidecar in sidecars:
-        scrub_sidecar(sidecar)
-    return Converted(niftis, sidecars, tuple(sorted(out.glob("*.bval"))))
+    return start_conversion(dicom_dir, work_dir).wait()
 
 
 def scrub_sidecar(path: Path) -> None:

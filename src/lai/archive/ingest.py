@@ -46,7 +46,7 @@ from lai.archive.catalog import (
     open_catalog,
     write_dataset_index,
 )
-from lai.archive.convert import ConversionError, convert_series, read_bvals
+from lai.archive.convert import ConversionError, read_bvals, start_conversion
 from lai.archive.deidentify import (
     BurnedInAnnotationError,
     DeidentificationOptions,
@@ -319,14 +319,23 @@ def prepare_series(task: _SeriesTask) -> _Prepared:
     series_key = series_key_for(str(head.SeriesInstanceUID), task.part)
     dicom_rel = f"dicom/{case_id}/{series_key}"
     _write_dicom_folder(Path(task.archive) / dicom_rel, originals, clean, Path(task.work))
+    conversion = start_conversion(Path(task.archive) / dicom_rel, task.work)
+    try:  # while dcm2niix runs
+        try:
+            header: SeriesHeader | None = SeriesHeader.from_datasets(clean)
+            header_error = None
+        except Exception as error:  # a header the recogniser cannot read fails this series only
+            header, header_error = None, f"cannot read the series header ({type(error).__name__})"
+        study, series = _study_values(head), _series_values(head, clean)
+    except BaseException:
+        conversion.stop()
+        raise
     try:
-        converted = convert_series(Path(task.archive) / dicom_rel, task.work)
+        converted = conversion.wait()
     except ConversionError as error:
         return _failed(task, str(error).replace(str(task.archive), "ARCHIVE"))
-    try:
-        header = SeriesHeader.from_datasets(clean)
-    except Exception as error:  # a header the recogniser cannot read fails this series only
-        return _failed(task, f"cannot read the series header ({type(error).__name__})")
+    if header_error is not None:
+        return _failed(task, header_error)
     bvals = tuple(read_bvals(converted.bvals[0])) if len(converted.bvals) == 1 else ()
     return _Prepared(
         source_hash=task.source_hash,
@@ -336,8 +345,8 @@ def prepare_series(task: _SeriesTask) -> _Prepared:
         part=task.part,
         split_by=task.split_by,
         header=header,
-        study=_study_values(head),
-        series=_series_values(head, clean),
+        study=study,
+        series=series,
         niftis=tuple(str(p) for p in converted.niftis),
         sidecars=tuple(str(p) for p in converted.sidecars),
         bvals=bvals,
