@@ -50,6 +50,18 @@ def fit_lai(
     return _in_class_order(model.predict_proba(X_test), model.classes_, y), notes
 
 
+def fit_lai_worc(
+    X: np.ndarray, y: np.ndarray, groups: np.ndarray, X_test: np.ndarray, budget: float, seed: int
+) -> tuple[np.ndarray, str]:
+    """LAI's ``worc`` preset: random search and the mean of the top N pipelines (WORC's defaults)."""
+    from lai.automl import AutoClassifier
+
+    arguments = {"metric": "auc", "budget": budget, "random_state": seed, "n_jobs": 1, "preset": "worc"}
+    model = AutoClassifier(**arguments).fit(X, y, groups=groups)
+    notes = f"AutoClassifier({', '.join(f'{k}={v!r}' for k, v in arguments.items())})"
+    return _in_class_order(model.predict_proba(X_test), model.classes_, y), notes
+
+
 def fit_logreg(
     X: np.ndarray, y: np.ndarray, groups: np.ndarray, X_test: np.ndarray, budget: float, seed: int
 ) -> tuple[np.ndarray, str]:
@@ -203,6 +215,7 @@ def _in_class_order(proba: np.ndarray, classes: Any, y: np.ndarray) -> np.ndarra
 
 FITS: dict[str, Fit] = {
     "lai": fit_lai,
+    "lai-worc": fit_lai_worc,
     "logreg": fit_logreg,
     "forest": fit_forest,
     "flaml": fit_flaml,
@@ -211,6 +224,7 @@ FITS: dict[str, Fit] = {
 }
 MODULES = {
     "lai": ["lai.automl"],
+    "lai-worc": ["lai.automl"],
     "logreg": ["sklearn.linear_model", "sklearn.pipeline"],
     "forest": ["sklearn.ensemble", "sklearn.pipeline"],
     "flaml": ["flaml"],
@@ -220,6 +234,7 @@ MODULES = {
 """Imported before the clock starts: a fit's time excludes the interpreter's start and the imports."""
 PACKAGES = {
     "lai": "lai",
+    "lai-worc": "lai",
     "logreg": "scikit-learn",
     "forest": "scikit-learn",
     "flaml": "flaml",

@@ -70,7 +70,8 @@ CACHE = Path.home() / ".cache" / "lai-bench"
 REQUIREMENTS = BENCHMARKS / "automl_peers_requirements"
 DEMO_FOLDER = CACHE / "demo-cohort"
 DEFAULT_OUT = CACHE / "automl_peers.json"
-TOOLS = ("lai", "logreg", "forest", "flaml", "tpot", "autogluon")
+TOOLS = ("lai", "lai-worc", "logreg", "forest", "flaml", "tpot", "autogluon")
+LAI_TOOLS = ("lai", "lai-worc")  # run from the pinned LAI commit
 TABLES = ("demo", "breast_noise", "digits")
 NOISE_FEATURES = 500
 ONE_THREAD = {
@@ -308,7 +309,7 @@ def tool_fingerprint(name: str, commit: str) -> str:
             for argument in arguments:
                 path = Path(argument)
                 digest.update(path.read_bytes() if path.is_file() else argument.encode())
-    if name == "lai":
+    if name in LAI_TOOLS:
         digest.update(commit.encode())
     return digest.hexdigest()
 
@@ -387,7 +388,7 @@ def run_fit(
             str(args.seed),
         ]
         env = {**os.environ, **ONE_THREAD, "PYTHONWARNINGS": "ignore"}
-        if tool.name == "lai":
+        if tool.name in LAI_TOOLS:
             env["PYTHONPATH"] = str(args.lai_src)
         start = time.perf_counter()
         try:
@@ -455,7 +456,7 @@ def run(tools: list[Tool], tasks: list[Task], args: argparse.Namespace, out: Pat
             if failed:
                 # A retried fit keeps its earlier errors: the summary counts them.
                 record["failed_before"] = failed
-            if tool.name == "lai":
+            if tool.name in LAI_TOOLS:
                 record["lai_commit"] = args.lai_commit[:12]
             store(out, key, record)
             shown = record.get("error") or f"AUC {record['auc']:.3f}, {record['fit_seconds']:.1f} s"
