@@ -179,9 +179,10 @@ def test_series_encoding_is_byte_identical_to_pydicom_dcmwrite(syntax: str, tmp_
 
 def test_scheduler_is_chosen_by_series_and_cores_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LAI_SCHEDULER", raising=False)
-    assert choose_scheduler(None, 30, cpus=2) == "sync"  # two cores: workers cost more than they give
-    assert choose_scheduler(None, 30, cpus=8) == "processes"
-    assert choose_scheduler(None, 5, cpus=8) == "sync"  # fewer than two series per worker
+    assert choose_scheduler(None, 30, cpus=2) == "processes"
+    assert choose_scheduler(None, 30, cpus=1) == "sync"
+    assert choose_scheduler(None, 3, cpus=2) == "sync"  # fewer than two series per core
+    assert choose_scheduler(None, 15, cpus=8) == "sync"
     assert choose_scheduler("processes", 1, cpus=2) == "processes"
     monkeypatch.setenv("LAI_SCHEDULER", "processes")
     assert choose_scheduler(None, 30, cpus=2) is None  # map_tasks reads the variable

@@ -257,14 +257,13 @@ def choose_scheduler(scheduler: str | None, n_series: int, cpus: int | None = No
     """Return where the series of an ingest run: the one asked for, else by series count and cores.
 
     An explicit ``scheduler`` (or ``$LAI_SCHEDULER``) is obeyed. Otherwise local processes are used
-    only when there are more than two cores and at least two series per process; on two cores the
-    cost of starting workers and shipping results back outweighs the gain (see
-    ``benchmarks/ingest_speed.py``: 8.1 s with processes against 5.4 s in one process, 30 series).
+    when there are at least two cores and two series per core; with fewer series, starting the
+    workers costs more than it gains and the series run in this process.
     """
     if scheduler is not None or os.environ.get(SCHEDULER_ENV):
         return scheduler
     cpus = cpus if cpus is not None else (os.cpu_count() or 1)
-    return "processes" if cpus > 2 and n_series >= 2 * cpus else "sync"
+    return "processes" if cpus > 1 and n_series >= 2 * cpus else "sync"
 
 
 def _save_mapping(path: Path, secret: bytes, prepared: Sequence[_Prepared]) -> None:
