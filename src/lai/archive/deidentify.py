@@ -458,11 +458,14 @@ def _deidentified(ds: Dataset, options: DeidentificationOptions, context: _Conte
     meta = getattr(ds, "file_meta", None)
     if meta is not None and "SOPInstanceUID" in out:
         new_meta = FileMetaDataset()
-        new_meta.MediaStorageSOPClassUID = out.get("SOPClassUID", meta.get("MediaStorageSOPClassUID"))
-        new_meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
-        if "TransferSyntaxUID" in meta:
-            new_meta.TransferSyntaxUID = meta.TransferSyntaxUID
-        new_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+        for tag, value in (
+            (0x00020002, out.get("SOPClassUID", meta.get("MediaStorageSOPClassUID"))),
+            (0x00020003, out.SOPInstanceUID),
+            (0x00020010, meta.get("TransferSyntaxUID")),
+            (0x00020012, PYDICOM_IMPLEMENTATION_UID),
+        ):
+            if tag != 0x00020010 or "TransferSyntaxUID" in meta:
+                new_meta.add(DataElement(tag, "UI", value))
         out.file_meta = new_meta
     return out
 
