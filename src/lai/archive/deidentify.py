@@ -552,16 +552,19 @@ def _fate_without_value(tag: int, raw_vr: str | None, options: frozenset[str]) -
 def _safe_private_tags(ds: Dataset) -> set[int]:
     """Return the private tags of ``ds`` the Retain Safe Private option keeps, with their creators."""
     kept: set[int] = set()
+    creators: dict[int, str | None] = {}  # creator tag -> its name in upper case, read once
     for key in ds.keys():  # tags only: no element is decoded for this
         tag = int(key)
         group, number = tag >> 16, tag & 0xFFFF
         if not group % 2 or number < 0x1000:
             continue
         creator_tag = (group << 16) | (number >> 8)
-        creator = ds.get(creator_tag)
-        if creator is None:
+        if creator_tag not in creators:
+            creator = ds.get(creator_tag)
+            creators[creator_tag] = None if creator is None else str(creator.value).strip().upper()
+        name = creators[creator_tag]
+        if name is None:
             continue
-        name = str(creator.value).strip().upper()
         if (number & 0xFF) in SAFE_PRIVATE.get((group, name), ()):
             kept.update({tag, creator_tag})
     return kept
