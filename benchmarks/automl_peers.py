@@ -512,7 +512,7 @@ def goal_verdicts(rows: list[dict[str, Any]]) -> list[str]:
     for table, task in dict.fromkeys((r["table"], r["task"]) for r in rows):
         group = [r for r in rows if (r["table"], r["task"]) == (table, task) and "auc" in r]
         lai = next((r for r in group if r["tool"] == "lai"), None)
-        others = [r for r in group if r["tool"] != "lai"]
+        others = [r for r in group if r["tool"] not in LAI_TOOLS]  # the goal is against the peers
         if lai is None or not others:
             continue
         best = max(others, key=lambda r: r["auc"])
