@@ -11,7 +11,10 @@ ranked by mean rank), starts ``lai serve`` (SQLite) in a subprocess and then mea
 - ``submit``: ``--submissions`` sequential POSTs of a ``--cases``-row predictions CSV (check, count, score in the
   worker process, sign, store), each timed end to end by the client; goal: under 2 s;
 - ``leaderboard``: for each count in ``--readers``, that many concurrent httpx async clients each reading the phase's leaderboard
-  ``--reads`` times, over ``--teams`` teams with scored submissions; goal: p99 under 100 ms at 50 readers.
+  ``--reads`` times, over ``--teams`` teams with scored submissions; goal: p99 under 100 ms at 50 readers;
+- ``leaderboard (wrk)``: when Debian's ``wrk`` is installed, the same reads by wrk (one thread, 50 connections,
+  ``--wrk-seconds``): a load generator in C, whose own CPU use does not crowd the server's on a small machine
+  as a Python client's does.
 
 The release builder and server starter are the test suite's (tests/portal_release.py), so the benchmark
 runs the same portal the tests check.
@@ -22,7 +25,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,6 +89,32 @@ def percentiles(seconds: list[float]) -> tuple[float, float]:
     return 1000 * rank(0.50), 1000 * rank(0.99)
 
 
+def wrk_board(url: str, connections: int, seconds: int) -> tuple[float, float, float] | None:
+    """Return requests/s, p50 and p99 in ms of wrk reading the leaderboard, or None without wrk."""
+    if shutil.which("wrk") is None:
+        return None
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        f"{url}/api/phases/1/leaderboard",
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    units = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+    def latency(percent: str) -> float:
+        match = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        assert match is not None, output
+        return float(match.group(1)) * units[match.group(2)]
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    assert rate is not None and errors is None, output
+    return float(rate.group(1)), latency("50"), latency("99")
+
+
 async def read_board(url: str, readers: int, reads: int) -> tuple[list[float], float]:
     """Run ``readers`` concurrent clients, each reading the leaderboard ``reads`` times; return latencies, wall."""
     latencies: list[float] = []
@@ -108,6 +140,7 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=10, help="timed 1000-case submissions")
     parser.add_argument("--readers", default="1,10,50", help="comma-separated concurrent reader counts")
     parser.add_argument("--reads", type=int, default=40, help="leaderboard reads per reader")
+    parser.add_argument("--wrk-seconds", type=int, default=10, help="duration of the wrk run (if installed)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         portal = start_portal(Path(tmp), None, n_train=4, n_test=args.cases)
@@ -160,6 +193,7 @@ def main() -> None:
                 server, client_cpu = server_cpu(portal.process.pid), time.process_time()
                 boards[n] = asyncio.run(read_board(portal.url, n, args.reads))
                 cpu[n] = (server_cpu(portal.process.pid) - server, time.process_time() - client_cpu)
+            wrk = wrk_board(portal.url, 50, args.wrk_seconds)
         finally:
             portal.stop()
     s50, s99 = percentiles(submit_times)
@@ -182,6 +216,11 @@ def main() -> None:
             f"| leaderboard, {readers} concurrent reader(s) | {len(latencies)} | {len(latencies) / wall:.0f} | "
             f"{r50:.1f} | {r99:.1f} | {goal} | {1000 * cpu[readers][0] / len(latencies):.2f} | "
             f"{1000 * cpu[readers][1] / len(latencies):.2f} |"
+        )
+    if wrk is not None:
+        rate, w50, w99 = wrk
+        print(
+            f"| leaderboard (wrk), 50 connections, {args.wrk_seconds} s | | {rate:.0f} | {w50:.1f} | {w99:.1f} | p99 < 100 ms | | |"
         )
     print(f"\nsubmission mean {1000 * statistics.mean(submit_times):.0f} ms")
 

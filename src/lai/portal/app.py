@@ -350,10 +350,15 @@ def _add_api(app: FastAPI, portal: Portal) -> None:
         """A phase's leaderboard (aggregate metrics only; empty while hidden until close).
 
         Served from memory for at most ``BOARD_TTL_S`` seconds (dropped at once when this server stores
-        a submission of the phase); every recomputation re-verifies every result's signature.
+        a submission of the phase); every recomputation re-verifies every result's signature. While one
+        request recomputes an expired board, the others get the previous one rather than queueing behind
+        it (a board dropped for a new submission is never served again).
         """
         cached = portal.boards.get(phase_id)
         if cached is not None and cached[0] > time.monotonic():
+            return Response(cached[1], media_type="application/json")
+        lock = portal.board_locks.setdefault(phase_id, asyncio.Lock())
+        if cached is not None and lock.locked():
             return Response(cached[1], media_type="application/json")
 
         def compute() -> bytes:
@@ -362,7 +367,7 @@ def _add_api(app: FastAPI, portal: Portal) -> None:
                 return _board_bytes(session, portal, phase)
 
         # one recomputation at a time per phase: concurrent readers wait for it instead of repeating it
-        async with portal.board_locks.setdefault(phase_id, asyncio.Lock()):
+        async with lock:
             cached = portal.boards.get(phase_id)
             if cached is not None and cached[0] > time.monotonic():
                 return Response(cached[1], media_type="application/json")
