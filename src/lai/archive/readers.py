@@ -34,7 +34,15 @@ import pandas as pd
 from scipy import ndimage
 
 from lai.compute import task_key
-from lai.data import DIAGNOSES, Dataset, image_relpath, lesion_mask_relpath, liver_mask_relpath, write_index
+from lai.data import (
+    DIAGNOSES,
+    LESION_COLUMNS,
+    Dataset,
+    image_relpath,
+    lesion_mask_relpath,
+    liver_mask_relpath,
+    write_index,
+)
 from lai.data.taxonomy import LLD_MMRI_IDS, REFERENCE_SEQUENCE, SEQUENCES
 from lai.files import sha256_file, write_bytes_atomic
 from lai.imaging import Image, save_image
@@ -128,16 +136,7 @@ class _Writer:
 
     def finish(self, name: str, description: str, centres: list[dict[str, Any]]) -> Dataset:
         cases = pd.DataFrame(self.cases, columns=["case_id", "patient_id", "centre", "study_date"])
-        columns = [
-            "lesion_id",
-            "case_id",
-            "mask_label",
-            "diagnosis",
-            "malignant",
-            "reference_standard",
-            "diameter_mm",
-        ]
-        lesions = pd.DataFrame(self.lesions, columns=columns)
+        lesions = pd.DataFrame(self.lesions, columns=list(LESION_COLUMNS))
         return write_index(
             self.root, name=name, cases=cases, lesions=lesions, files=self.files, description=description,
             centres=centres,
