@@ -436,6 +436,83 @@ def test_mesh_volume_and_area_from_cubes_equal_the_mesh(affine: np.ndarray) -> N
         assert area == pytest.approx(mesh_area, rel=1e-12, abs=0.0)
 
 
+def test_cube_configurations_in_numpy_equal_the_kernel() -> None:
+    checkerboard = np.indices((6, 5, 4)).sum(axis=0) % 2 == 1
+    for mask in [*shape_masks(), checkerboard]:
+        counts, origins, *_ = kernels.mesh_cubes(mask)
+        numpy_counts, numpy_origins = shape.cube_configurations(mask)
+        np.testing.assert_array_equal(numpy_counts, counts)
+        np.testing.assert_array_equal(numpy_origins, origins)
+    # one voxel: 8 cubes, each with that voxel at a different corner, from (-1, -1, -1) to (0, 0, 0)
+    counts, origins = shape.cube_configurations(np.ones((1, 1, 1), dtype=bool))
+    assert np.flatnonzero(counts).tolist() == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert origins[1].tolist() == [0, 0, 0] and origins[128].tolist() == [-1, -1, -1]
+
+
+def test_pyradiomics_triangles_join_face_diagonals_only_through_corner_0_1_1() -> None:
+    classic, joined = shape.cube_triangles(), shape.pyradiomics_cube_triangles()
+    assert joined.shape == (256, 5, 3, 3) and not joined.flags.writeable
+
+    def area(triangles: np.ndarray) -> float:
+        a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
+        return float(np.linalg.norm(np.cross(b - a, c - a), axis=1).sum() / 2)
+
+    # corners (0, 0, 0) and (0, 1, 1), bits 0 and 3: joined through the cube, the triangulation of the
+    # complement (six corners inside) of area 3 sqrt(3) / 4; the classic cases cut off two corners
+    assert area(joined[0b1001]) == pytest.approx(3 * math.sqrt(3) / 4, rel=1e-14)
+    assert area(classic[0b1001]) == pytest.approx(2 * math.sqrt(3) / 8, rel=1e-14)
+    # the other diagonal of that face, (0, 1, 0) and (0, 0, 1), bits 2 and 1, stays split
+    assert area(joined[0b0110]) == pytest.approx(2 * math.sqrt(3) / 8, rel=1e-14)
+    # a configuration and its complement have the same surface
+    for configuration in range(1, 255):
+        assert area(joined[configuration]) == pytest.approx(area(joined[configuration ^ 0xFF]), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("voxels", "area", "volume"),
+    [
+        # PyRadiomics 3.0.1 (radiomics._cshape.calculate_coefficients on these voxels in its (k, j, i) order):
+        # 14 cubes cut off one corner (sqrt(3) / 8 each) and the shared cube joins the two voxels (3 sqrt(3) / 4)
+        ([(0, 0, 0), (0, 1, 1)], 5 * math.sqrt(3) / 2, 2 / 3),
+        # split: two octahedra of area sqrt(3) and volume 1 / 6 each
+        ([(0, 0, 0), (1, 1, 0)], 2 * math.sqrt(3), 1 / 3),
+        ([(0, 0, 0), (1, 0, 1)], 2 * math.sqrt(3), 1 / 3),
+        ([(0, 1, 0), (0, 0, 1)], 2 * math.sqrt(3), 1 / 3),
+    ],
+)
+def test_shape_mesh_of_two_voxels_touching_by_an_edge_is_pyradiomics(
+    use_compiled: Switch, voxels: list[tuple[int, int, int]], area: float, volume: float
+) -> None:
+    mask = np.zeros((3, 4, 3), dtype=bool)
+    for voxel in voxels:
+        mask[tuple(np.add(voxel, 1))] = True
+    for on in (True, False):
+        use_compiled(on)
+        features = shape.shape_features(mask, np.eye(4))
+        assert features["SurfaceArea"] == pytest.approx(area, rel=1e-14)
+        assert features["MeshVolume"] == pytest.approx(volume, rel=1e-14)
+
+
+def test_shape_volume_with_holes_in_the_mesh_does_not_depend_on_where_the_mask_lies(
+    use_compiled: Switch,
+) -> None:
+    # random voxels: many cubes join two voxels on one face and split them in the neighbouring cube, so the
+    # mesh has holes and its signed volume depends on where the tetrahedra start (PyRadiomics: one voxel
+    # before the mask's box); moving the mask inside the array must not change it
+    rng = np.random.default_rng(5)
+    blob = rng.random((7, 6, 5)) < 0.5
+    counts, _ = shape.cube_configurations(blob)
+    assert counts @ shape._cube_terms("pyradiomics")[1] @ np.ones(3) != 0  # the mesh is open
+    for on in (True, False):
+        use_compiled(on)
+        values = set()
+        for offset in ((0, 0, 0), (3, 1, 2), (9, 0, 4)):
+            array = np.zeros((20, 12, 12), dtype=bool)
+            array[offset[0] : offset[0] + 7, offset[1] : offset[1] + 6, offset[2] : offset[2] + 5] = blob
+            values.add(shape.shape_features(array, np.diag([0.8, 0.8, 3.0, 1.0]))["MeshVolume"])
+        assert len(values) == 1
+
+
 def test_mesh_volume_and_area_of_one_voxel_by_hand(use_compiled: Switch) -> None:
     # one voxel's surface is the octahedron of the six face midpoints: volume 4/3 * 0.5^3, area 8 triangles
     # of side sqrt(1/2); a 2 mm k spacing doubles the volume and stretches the triangles

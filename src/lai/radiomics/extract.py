@@ -44,6 +44,10 @@ FAMILY_FEATURES: dict[str, tuple[str, ...]] = {
 INTENSITY_FAMILIES: tuple[str, ...] = tuple(f for f in FEATURE_CLASSES if f != "shape")
 """Families that read intensities, so run on every image type; ``shape`` runs once, on ``original``."""
 
+FEATURE_REVISION = 2
+"""Raised whenever a feature's value changes for the same inputs and settings (2: the shape family's mesh
+follows PyRadiomics' triangulation). Part of every cached extraction's key, so no older value is reused."""
+
 _GRID_TOLERANCE_MM = 1e-4
 
 

@@ -1,19 +1,22 @@
 """3D shape features, in PyRadiomics' definitions and names, from a triangle mesh and the voxel centres.
 
-The surface is the marching-cubes mesh of the binary mask at level 0.5 (Lorensen's classic cases, as
-PyRadiomics uses; vertices at edge midpoints), in world millimetres through the image's affine.
-``V`` is the mesh volume, ``A`` the mesh area, ``N`` the number of voxels, ``lambda_major >= lambda_minor
->= lambda_least`` the eigenvalues of the covariance (divided by N) of the voxel centres' world positions.
+The surface is the marching-cubes mesh of the binary mask at level 0.5 (vertices at edge midpoints), in
+world millimetres through the image's affine. ``V`` is the mesh volume, ``A`` the mesh area, ``N`` the
+number of voxels, ``lambda_major >= lambda_minor >= lambda_least`` the eigenvalues of the covariance
+(divided by N) of the voxel centres' world positions.
 
-With the compiled kernels (:func:`lai.radiomics.texture.compiled`) no mesh is built: marching cubes is
-local, so ``V`` and ``A`` are sums over the mask's cubes of what each cube's triangles contribute, and
-those depend only on the cube's configuration (which of its 8 corners are in the mask). The triangles of
-the 256 configurations are scikit-image's own, taken once per process by running its marching cubes on
-each configuration alone (:func:`cube_triangles`); one pass of the C kernel over the mask
-(:func:`lai.radiomics.kernels.mesh_cubes`) counts the cubes of each configuration
-(:func:`cube_volume_and_area`), lists the mesh's vertices (the edge midpoints where the mask changes:
-all the diameters need) and sums the voxels' index coordinates (:func:`moments_from_sums`). The values
-are those of the mesh: the diameters and moments the same bits, volume and area to 1e-12 (tests).
+Marching cubes is local, so ``V`` and ``A`` are sums over the mask's cubes of what each cube's triangles
+contribute, and those depend only on the cube's configuration (which of its 8 corners are in the mask).
+The triangles of the 256 configurations come from scikit-image, taken once per process by running its
+marching cubes on each configuration alone (:func:`cube_triangles`: Lorensen and Cline's classic cases,
+which the IBSI morphology family uses); the shape family follows PyRadiomics' rule on top of them
+(:func:`pyradiomics_cube_triangles`): a cube whose corner (0, 1, 1) is inside takes the triangles of its
+complement, so on a face with two diagonal corners inside those corners are joined, not separated.
+One pass over the mask (the C kernel :func:`lai.radiomics.kernels.mesh_cubes`, else
+:func:`cube_configurations` in numpy) counts the cubes of each configuration (:func:`cube_volume_and_area`);
+the C pass also lists the mesh's vertices (the edge midpoints where the mask changes: all the diameters
+need) and sums the voxels' index coordinates (:func:`moments_from_sums`). Without the C kernels the
+diameters come from scikit-image's mesh (:func:`surface_mesh`), which has the same vertices.
 """
 
 from __future__ import annotations
@@ -79,7 +82,37 @@ def cube_triangles() -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _cube_terms() -> tuple[np.ndarray, np.ndarray]:
+def pyradiomics_cube_triangles() -> np.ndarray:
+    """Return :func:`cube_triangles` under PyRadiomics' complement rule, (256, 5, 3, 3), read-only.
+
+    PyRadiomics' marching cubes (``radiomics/src/cshape.c``, PyRadiomics 3) walks its array in (k, j, i)
+    order and triangulates a cube whose last corner, (k, j, i) = (1, 1, 0), is inside as the complement
+    cube (that corner outside, every other corner flipped), with its volume term negated. Corner (1, 1, 0)
+    in (k, j, i) is corner (i, j, k) = (0, 1, 1) here, configuration bit 3. The triangles of each
+    configuration are scikit-image's classic cases taken in PyRadiomics' axis order (the cube transposed,
+    the corners' coordinates reversed back), those of the complement, in reverse orientation, when bit 3 is
+    set. On every cube configuration, volume and area equal PyRadiomics 3.0.1's (checked cube by cube);
+    they differ from :func:`cube_triangles` on cubes with two diagonal corners of a face inside.
+    """
+    classic = cube_triangles()
+    bits = np.arange(8)
+    reversed_bits = 4 * (bits & 1) + 2 * (bits >> 1 & 1) + (bits >> 2 & 1)  # corner (i, j, k) -> (k, j, i)
+    triangles = np.zeros_like(classic)
+    for configuration in range(1, 255):
+        transposed = int(((configuration >> bits & 1) << reversed_bits).sum())
+        complement = bool(configuration & 0b1000)
+        corners = classic[transposed ^ 0xFF if complement else transposed][..., ::-1]
+        triangles[configuration] = corners[:, ::-1] if complement else corners
+    triangles.setflags(write=False)
+    return triangles
+
+
+MESH_CONVENTIONS = {"lorensen": cube_triangles, "pyradiomics": pyradiomics_cube_triangles}
+"""The cube triangulations: scikit-image's classic cases, and PyRadiomics' complement rule on them."""
+
+
+@lru_cache(maxsize=2)
+def _cube_terms(convention: str) -> tuple[np.ndarray, np.ndarray]:
     """Return each configuration's integer volume and normal terms, in doubled cube coordinates.
 
     With ``a, b, c`` a triangle's corners in the cube and ``o`` the cube's origin, the mesh-volume term
@@ -89,7 +122,7 @@ def _cube_terms() -> tuple[np.ndarray, np.ndarray]:
     over the whole mesh is ``(counts @ triple + sum(2 origins * normal)) / 8`` (``origins`` summed per
     configuration).
     """
-    doubled = np.rint(2.0 * cube_triangles()).astype(np.int64)
+    doubled = np.rint(2.0 * MESH_CONVENTIONS[convention]()).astype(np.int64)
     a, b, c = doubled[:, :, 0], doubled[:, :, 1], doubled[:, :, 2]
     triple = np.einsum("tfk,tfk->t", a, np.cross(b, c))
     normal = np.cross(b - a, c - a).sum(axis=1)
@@ -97,25 +130,62 @@ def _cube_terms() -> tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=16)
-def _cube_areas(linear: tuple[float, ...]) -> np.ndarray:
+def _cube_areas(linear: tuple[float, ...], convention: str) -> np.ndarray:
     """Return (256,) each configuration's triangle area in mm^2 through the linear map ``linear`` (row-major 3 x 3)."""
-    triangles = cube_triangles() @ np.array(linear).reshape(3, 3).T
+    triangles = MESH_CONVENTIONS[convention]() @ np.array(linear).reshape(3, 3).T
     a, b, c = triangles[:, :, 0], triangles[:, :, 1], triangles[:, :, 2]
     return np.linalg.norm(np.cross(b - a, c - a), axis=-1).sum(axis=1) / 2.0
 
 
-def cube_volume_and_area(counts: np.ndarray, origins: np.ndarray, affine: np.ndarray) -> tuple[float, float]:
+def cube_configurations(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (cubes per configuration (256,), sum of their origins (256, 3)): :func:`lai.radiomics.kernels.mesh_cubes`' first two results, in numpy.
+
+    The cubes of ``mask`` padded by one empty voxel on every side: cube (i, j, k), each from -1, has
+    corners (i + di, j + dj, k + dk) and configuration bit ``4 di + 2 dj + dk`` set when that corner is
+    in the mask; configurations 0 and 255 are not counted.
+    """
+    padded = np.pad(np.asarray(mask, dtype=bool), 1)
+    n0, n1, n2 = (size - 1 for size in padded.shape)
+    configuration = np.zeros((n0, n1, n2), dtype=np.uint8)
+    for bit in range(8):
+        di, dj, dk = bit >> 2 & 1, bit >> 1 & 1, bit & 1
+        corner = padded[di : di + n0, dj : dj + n1, dk : dk + n2]
+        configuration |= corner.astype(np.uint8) << np.uint8(bit)
+    surface = np.nonzero((configuration != 0) & (configuration != 255))
+    found = configuration[surface]
+    counts = np.bincount(found, minlength=256).astype(np.int64)
+    origins = np.zeros((256, 3), dtype=np.int64)
+    for axis in range(3):
+        # per configuration, the sum of the cubes' indices (from -1): exact in int64
+        np.add.at(origins[:, axis], found, surface[axis].astype(np.int64) - 1)
+    counts[0] = counts[255] = 0
+    return counts, origins
+
+
+def cube_volume_and_area(
+    counts: np.ndarray,
+    origins: np.ndarray,
+    affine: np.ndarray,
+    *,
+    convention: str = "lorensen",
+    origin: np.ndarray | None = None,
+) -> tuple[float, float]:
     """Return (MeshVolume, SurfaceArea) from the mask's cubes (:func:`lai.radiomics.kernels.mesh_cubes`).
 
-    The values of :func:`volume_and_area` on :func:`surface_mesh` (to rounding): the volume's sum is an
-    exact integer in index coordinates (:func:`_cube_terms`), scaled by ``|det|`` of the affine's linear
-    part; the area is the configurations' areas through that linear part times their numbers of cubes.
+    With the ``"lorensen"`` convention, the values of :func:`volume_and_area` on :func:`surface_mesh` (to
+    rounding). The volume's sum is an exact integer in index coordinates (:func:`_cube_terms`), scaled by
+    ``|det|`` of the affine's linear part; the area is the configurations' areas through that linear part
+    times their numbers of cubes. ``origin`` (index coordinates) is the point the signed tetrahedra of the
+    volume start from. A closed mesh's volume does not depend on it; under the ``"pyradiomics"``
+    convention a mesh can have holes (a face joined in one cube, split in its neighbour), and PyRadiomics
+    starts them one voxel before the mask's bounding box, which ``origin`` then is (default: index 0).
     """
-    triple, normal = _cube_terms()
-    total = int(counts @ triple) + int(np.einsum("ck,ck->", 2 * origins, normal))
+    triple, normal = _cube_terms(convention)
+    shifted = origins if origin is None else origins - counts[:, None] * np.asarray(origin, dtype=np.int64)
+    total = int(counts @ triple) + int(np.einsum("ck,ck->", 2 * shifted, normal))
     linear = np.asarray(affine, dtype=np.float64)[:3, :3]
     volume = abs(total) / 48.0 * float(abs(np.linalg.det(linear)))
-    area = float(counts @ _cube_areas(tuple(linear.ravel().tolist())))
+    area = float(counts @ _cube_areas(tuple(linear.ravel().tolist()), convention))
     return volume, area
 
 
@@ -417,14 +487,19 @@ _EMPTY = "shape_features: the mask holds no voxel"
 
 
 def shape_features(mask: np.ndarray, affine: np.ndarray) -> dict[str, float]:
-    """Return every 3D shape feature of a binary ``mask`` on the grid of ``affine``, by PyRadiomics name."""
+    """Return every 3D shape feature of a binary ``mask`` on the grid of ``affine``, by PyRadiomics name.
+
+    Mesh volume and area follow PyRadiomics' triangulation (:func:`pyradiomics_cube_triangles`), its
+    volume's tetrahedra starting one voxel before the mask's bounding box, as PyRadiomics' do.
+    """
     mask = np.asarray(mask, dtype=bool)
     kernels = compiled()
     if kernels is None:
         if not mask.any():
             raise ValueError(_EMPTY)
+        counts, origins = cube_configurations(mask)
+        low = np.array([int(np.flatnonzero(mask.any(axis=others))[0]) for others in ((1, 2), (0, 2), (0, 1))])
         mesh = surface_mesh(mask, affine)
-        volume, area = volume_and_area(mesh)
         n_voxels = int(mask.sum())
         largest = maximum_3d_diameter(mesh)
         slice_diameter, column_diameter, row_diameter = maximum_2d_diameters(mesh)
@@ -434,7 +509,8 @@ def shape_features(mask: np.ndarray, affine: np.ndarray) -> dict[str, float]:
         n_voxels = int(sums[0])
         if n_voxels == 0:
             raise ValueError(_EMPTY)
-        volume, area = cube_volume_and_area(counts, origins, affine)
+        # the lowest vertices are the midpoints between the box's first voxels and the empty ones before
+        low = (doubled.min(axis=0) + 1) // 2
         linear = np.asarray(affine, dtype=np.float64)[:3, :3]
 
         def world(rows: np.ndarray) -> np.ndarray:
@@ -443,6 +519,7 @@ def shape_features(mask: np.ndarray, affine: np.ndarray) -> dict[str, float]:
         diameters = _compiled_diameters(doubled, world, kernels, axis_ends)
         largest, slice_diameter, column_diameter, row_diameter = diameters
         moments = moments_from_sums(sums, affine)
+    volume, area = cube_volume_and_area(counts, origins, affine, convention="pyradiomics", origin=low - 1)
     return {
         "Elongation": elongation(moments),
         "Flatness": flatness(moments),

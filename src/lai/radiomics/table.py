@@ -21,6 +21,7 @@ from lai.data.taxonomy import SEQUENCES
 from lai.files import sha256_file
 from lai.imaging import Image, load_image
 from lai.radiomics.extract import (
+    FEATURE_REVISION,
     RadiomicsError,
     RadiomicsWarning,
     feature_names,
@@ -137,6 +138,7 @@ def extract_dataset(
     keys = [
         task_key(
             "lai.radiomics.extract_case",
+            FEATURE_REVISION,
             _case_file_hashes(dataset, task),
             task.case_id,
             task.sequences,

@@ -49,7 +49,7 @@ from lai.data.feature_table import ID_COLUMNS
 from lai.data.taxonomy import SEQUENCES
 from lai.files import sha256_file
 from lai.imaging import Grid, Image, load_image, resample_labels, resample_to_grid, save_image
-from lai.radiomics.extract import RadiomicsWarning
+from lai.radiomics.extract import FEATURE_REVISION, RadiomicsWarning
 from lai.radiomics.settings import load_settings, settings_hash
 from lai.radiomics.table import CaseFeatures, CaseTask, extract_case, feature_columns
 from lai.validation.icc import feature_icc, robust_features
@@ -500,6 +500,7 @@ def robustness_study(
             keys.append(
                 task_key(
                     "lai.validation.robustness",
+                    FEATURE_REVISION,
                     _case_hashes(dataset, case.case_id),
                     case.case_id,
                     case_task.sequences,
