@@ -153,6 +153,50 @@ def test_glcm_features_equal_the_numpy_formulas(use_compiled: Callable[[bool], N
             close(compiled[name], expected)
 
 
+def test_glcm_mcc_equals_pyradiomics_eigenvalues() -> None:
+    # PyRadiomics' definition: Q = sum_k p(i, k) p(j, k) / (p_x(i) p_y(k)), MCC = sqrt of Q's second largest
+    # eigenvalue (numpy's general eigenvalue solver here; absent levels removed as PyRadiomics does)
+    rng = np.random.default_rng(4)
+    for trial in range(60):
+        n = int(rng.integers(2, 36))
+        counts = rng.integers(0, 9, size=(4, n, n)) * (rng.random((4, n, n)) < rng.uniform(0.1, 0.9))
+        if trial % 2:
+            counts = counts + counts.swapaxes(1, 2)
+        counts[:, 0, 0] += 1
+        got = numeric.glcm_mcc(counts)
+        for matrix, value in zip(counts, got, strict=True):
+            rows, columns = matrix.sum(axis=1) > 0, matrix.sum(axis=0) > 0
+            p = matrix[rows][:, columns] / matrix.sum()
+            px, py = p.sum(axis=1), p.sum(axis=0)
+            q = (p / px[:, None] / py[None, :]) @ p.T
+            eigenvalues = np.sort(np.linalg.eigvals(q).real)
+            expected = np.sqrt(max(eigenvalues[-2], 0.0)) if len(eigenvalues) > 1 else 0.0
+            assert value == pytest.approx(expected, rel=1e-9, abs=1e-7)  # sqrt of eigenvalues ~1e-16 is ~1e-8
+    # every matrix of a stack, also zero-padded: the same values as one at a time
+    padded = np.zeros((3, 12, 12))
+    padded[:, :9, :9] = rng.integers(0, 5, size=(3, 9, 9))
+    padded[:, 0, 0] += 1
+    one_by_one = [numeric.glcm_mcc(matrix[None, :9, :9])[0] for matrix in padded]
+    np.testing.assert_array_equal(numeric.glcm_mcc(padded), one_by_one)
+
+
+def test_glcm_mcc_by_hand() -> None:
+    # 2 x 2: Q has eigenvalues 1 and det(A)^2, A = D_x^-1/2 P D_y^-1/2, so MCC = |det P| / sqrt(p_x1 p_x2 p_y1 p_y2)
+    # [[2, 1], [1, 2]] / 6: det P = 1/9 - 1/36 = 1/12, marginals 1/2: MCC = (1/12) / (1/4) = 1/3;
+    # [[1, 2], [0, 1]] / 4: det P = 1/16, p_x = (3/4, 1/4), p_y = (1/4, 3/4): MCC = (1/16) / (3/16) = 1/3
+    got = numeric.glcm_mcc(np.array([[[2.0, 1.0], [1.0, 2.0]], [[1.0, 2.0], [0.0, 1.0]]]))
+    np.testing.assert_allclose(got, [1 / 3, 1 / 3], rtol=1e-14)
+    # two levels never next to each other: two separate blocks, Q has eigenvalue 1 twice; one level: 0
+    blocks = np.zeros((1, 4, 4))
+    blocks[0, :2, :2], blocks[0, 2:, 2:] = [[2, 1], [1, 2]], [[3, 1], [1, 1]]
+    alone = np.zeros((1, 3, 3))
+    alone[0, 1, 1] = 5
+    assert numeric.glcm_mcc(blocks)[0] == pytest.approx(1.0, rel=1e-14)
+    assert numeric.glcm_mcc(alone)[0] == 0.0
+    with pytest.raises(ValueError, match=r"counts must have shape \(M, n, n\)"):
+        numeric.glcm_mcc(np.ones((2, 3, 4)))
+
+
 def test_glcm_features_by_hand() -> None:
     # half the pairs (1, 1), half (2, 2): p = diag(0.5, 0.5)
     table = numeric.glcm_features(

@@ -483,6 +483,236 @@ done:
     Py_RETURN_NONE;
 }
 
+/* --- GLCM MCC: the second largest eigenvalue of Q --- */
+
+/* Householder reduction of the symmetric m x m matrix a (row-major, both triangles stored, overwritten) to
+ * a tridiagonal matrix with the same eigenvalues: diagonal d (m), off-diagonal e (m - 1); v and w hold m
+ * doubles each. Golub and Van Loan, Matrix Computations (4th ed., 2013), algorithm 8.3.1. Both triangles
+ * are updated so that every loop runs along rows (no reduction: vectorised without reassociation). */
+static CLONES void tridiagonalise(double *a, Py_ssize_t m, double *d, double *e, double *v, double *w) {
+    Py_ssize_t k, i, j;
+    for (k = 0; k + 2 < m; k++) {
+        const Py_ssize_t lo = k + 1;
+        const double x0 = a[lo * m + k];
+        double sigma = 0.0, alpha, beta, pv = 0.0, half;
+        for (i = lo + 1; i < m; i++) sigma += a[i * m + k] * a[i * m + k];
+        d[k] = a[k * m + k];
+        if (sigma == 0.0) { /* the column is already reduced */
+            e[k] = x0;
+            continue;
+        }
+        alpha = sqrt(x0 * x0 + sigma);
+        if (x0 > 0.0) alpha = -alpha;
+        v[lo] = x0 - alpha;
+        for (i = lo + 1; i < m; i++) v[i] = a[i * m + k];
+        beta = 1.0 / (alpha * (alpha - x0)); /* 2 / v'v */
+        for (i = lo; i < m; i++) w[i] = 0.0;
+        for (j = lo; j < m; j++) { /* w = A v, column by column (A symmetric: row j) */
+            const double *row = a + j * m, vj = v[j];
+            for (i = lo; i < m; i++) w[i] += row[i] * vj;
+        }
+        for (i = lo; i < m; i++) {
+            w[i] *= beta;
+            pv += w[i] * v[i];
+        }
+        half = 0.5 * beta * pv;
+        for (i = lo; i < m; i++) w[i] -= half * v[i];
+        for (i = lo; i < m; i++) { /* A -= v w' + w v' */
+            double *row = a + i * m;
+            const double vi = v[i], wi = w[i];
+            for (j = lo; j < m; j++) row[j] -= vi * w[j] + wi * v[j];
+        }
+        e[k] = alpha;
+    }
+    if (m >= 2) {
+        d[m - 2] = a[(m - 2) * m + m - 2];
+        e[m - 2] = a[(m - 1) * m + m - 2];
+    }
+    if (m >= 1) d[m - 1] = a[(m - 1) * m + m - 1];
+}
+
+/* The number of eigenvalues below x of the tridiagonal matrix (d, e2 = squared off-diagonal): the
+ * negative pivots of the LDL' factorisation of T - x I (Sturm), pivots smaller than pivmin replaced. */
+static Py_ssize_t count_below(const double *d, const double *e2, Py_ssize_t m, double x, double pivmin) {
+    Py_ssize_t i, count = 0;
+    double q = d[0] - x;
+    if (fabs(q) < pivmin) q = -pivmin;
+    if (q < 0.0) count++;
+    for (i = 1; i < m; i++) {
+        q = d[i] - x - e2[i - 1] / q;
+        if (fabs(q) < pivmin) q = -pivmin;
+        if (q < 0.0) count++;
+    }
+    return count;
+}
+
+/* The largest (largest = 1) or smallest eigenvalue of the tridiagonal matrix (d, e, e2 = e^2, m >= 1).
+ * Laguerre's iteration on det(T - x I) from the Gershgorin bound beyond it: for a polynomial with real
+ * roots it moves monotonically to the nearest root, cubically near a simple one (Wilkinson, The Algebraic
+ * Eigenvalue Problem, 1965, ch. 7; Parlett, The Symmetric Eigenvalue Problem, 1998). log det and its first
+ * two derivatives come from the LDL' pivots q_i of T - x I and theirs. Should it not settle in 60 steps,
+ * bisection with Sturm counts finishes (to a few ulp). */
+static double extreme_eigenvalue(const double *d, const double *e, const double *e2, Py_ssize_t m, int largest) {
+    Py_ssize_t i, step;
+    const double n = (double)m;
+    double lo = d[0], hi = d[0], pivmin = DBL_MIN, x;
+    for (i = 0; i < m; i++) {
+        const double radius = (i > 0 ? fabs(e[i - 1]) : 0.0) + (i + 1 < m ? fabs(e[i]) : 0.0);
+        if (d[i] - radius < lo) lo = d[i] - radius;
+        if (d[i] + radius > hi) hi = d[i] + radius;
+        if (i + 1 < m && e2[i] * DBL_MIN > pivmin) pivmin = e2[i] * DBL_MIN;
+    }
+    if (m == 1) return d[0];
+    x = largest ? hi : lo;
+    for (step = 0; step < 60; step++) {
+        double q = d[0] - x, dq = -1.0, ddq = 0.0, g, h, root, denominator, move;
+        double sum_a = 0.0, sum_b = 0.0;
+        int exact = q == 0.0;
+        for (i = 0; i < m && !exact; i++) {
+            if (i > 0) {
+                const double r = 1.0 / q, e2r2 = e2[i - 1] * r * r;
+                const double dq_next = -1.0 + e2r2 * dq;
+                ddq = e2r2 * (ddq - 2.0 * dq * dq * r);
+                q = d[i] - x - e2[i - 1] * r;
+                dq = dq_next;
+                if (q == 0.0) {
+                    exact = 1;
+                    break;
+                }
+            }
+            {
+                const double a = dq / q;
+                sum_a += a;
+                sum_b += ddq / q - a * a;
+            }
+        }
+        if (exact) return x; /* x is an eigenvalue (pivots cannot vanish beyond the spectrum) */
+        g = sum_a;            /* sum 1 / (x - lambda) */
+        h = -sum_b;           /* sum 1 / (x - lambda)^2 */
+        root = sqrt(fmax((n - 1.0) * (n * h - g * g), 0.0));
+        denominator = g >= 0.0 ? g + root : g - root;
+        if (denominator == 0.0 || !isfinite(denominator)) break;
+        move = n / denominator;
+        x -= move;
+        if (fabs(move) <= 2.0 * DBL_EPSILON * fabs(x) + pivmin) return x;
+    }
+    /* bisection on [lo, hi] */
+    for (;;) {
+        const double width = fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi);
+        x = 0.5 * (lo + hi);
+        if (hi - lo <= 4.0 * DBL_EPSILON * width + 2.0 * pivmin || x <= lo || x >= hi) return x;
+        if (largest ? count_below(d, e2, m, x, pivmin) == m : count_below(d, e2, m, x, pivmin) > 0)
+            hi = x;
+        else
+            lo = x;
+    }
+}
+
+/* MCC of one matrix counts (n x n); work holds 2 n^2 + 6 n doubles and 2 n Py_ssize_t. With p = counts /
+ * total and its marginals p_x, p_y, Q = D_x^-1 P D_y^-1 P' is similar to S = A A', A = D_x^-1/2 P D_y^-1/2
+ * (rows and columns of absent levels removed), whose largest eigenvalue is 1, of eigenvector u = sqrt(p_x):
+ * S u = u. The second largest eigenvalue of S is the largest of S - u u' (the other eigenvalues stay). A
+ * symmetric P gives a symmetric A (p_x = p_y) and S = A^2: the largest |eigenvalue| of A - u u', squared;
+ * no product needed. Returns sqrt of it (PyRadiomics' MCC). */
+static double mcc_one(const double *counts, Py_ssize_t n, double *work) {
+    double *px = work, *py = px + n, *d = py + n, *e = d + n, *v = e + n, *w = v + n, *s = w + n, *a = s + n * n;
+    Py_ssize_t *rows = (Py_ssize_t *)(a + n * n), *columns = rows + n, mr = 0, mc = 0, i, j, b;
+    double total = 0.0, largest, pivmin = DBL_MIN, inverse;
+    int symmetric = 1;
+    for (i = 0; i < n; i++) px[i] = py[i] = 0.0;
+    for (i = 0; i < n; i++) {
+        const double *row = counts + i * n;
+        for (j = 0; j < n; j++) {
+            px[i] += row[j];
+            py[j] += row[j];
+        }
+        for (j = i + 1; j < n && symmetric; j++) symmetric = row[j] == counts[j * n + i];
+        total += px[i];
+    }
+    inverse = 1.0 / total;
+    for (i = 0; i < n; i++) { /* v = u = sqrt(p_x); px, py: 1 / sqrt of the marginals (0 for absent levels) */
+        if (px[i] > 0.0) rows[mr++] = i;
+        if (py[i] > 0.0) columns[mc++] = i;
+        v[i] = sqrt(px[i] * inverse); /* u */
+        px[i] = px[i] > 0.0 ? 1.0 / v[i] : 0.0;
+        py[i] = py[i] > 0.0 ? 1.0 / sqrt(py[i] * inverse) : 0.0;
+    }
+    if (mr == 0) return NAN;
+    if (mr == 1 || mc == 1) return 0.0; /* A has rank one: its only singular value is 1 */
+    if (symmetric) { /* S - u u' from A - u u' */
+        for (i = 0; i < mr; i++) {
+            const Py_ssize_t r = rows[i];
+            const double *row = counts + r * n, scale = px[r] * inverse, u = v[r];
+            for (j = 0; j < mr; j++) s[i * mr + j] = row[rows[j]] * scale * px[rows[j]] - u * v[rows[j]];
+        }
+    } else {
+        for (i = 0; i < mr; i++) {
+            const double *row = counts + rows[i] * n, scale = px[rows[i]] * inverse;
+            for (b = 0; b < mc; b++) a[i * mc + b] = row[columns[b]] * scale * py[columns[b]];
+        }
+        for (i = 0; i < mr; i++)
+            for (j = 0; j < mr; j++) {
+                double sum = 0.0;
+                for (b = 0; b < mc; b++) sum += a[i * mc + b] * a[j * mc + b];
+                s[i * mr + j] = sum - v[rows[i]] * v[rows[j]];
+            }
+    }
+    tridiagonalise(s, mr, d, e, v, w);
+    for (i = 0; i + 1 < mr; i++) {
+        v[i] = e[i] * e[i];
+        if (v[i] * DBL_MIN > pivmin) pivmin = v[i] * DBL_MIN;
+    }
+    largest = extreme_eigenvalue(d, e, v, mr, 1);
+    if (!symmetric) return sqrt(largest > 0.0 ? largest : 0.0);
+    /* the largest |eigenvalue|: the smallest eigenvalue matters only when one lies below -|largest| */
+    if (count_below(d, v, mr, -fabs(largest), pivmin) > 0) {
+        const double smallest = extreme_eigenvalue(d, e, v, mr, 0);
+        if (-smallest > largest) largest = -smallest;
+    }
+    return fabs(largest);
+}
+
+PyDoc_STRVAR(glcm_mcc_doc,
+             "glcm_mcc(counts, out)\n\n"
+             "PyRadiomics' MCC of each matrix of counts (float64, M x n x n, n >= 2, no empty matrix): sqrt of\n"
+             "the second largest eigenvalue of Q; out is float64 (M,).");
+
+static PyObject *py_glcm_mcc(PyObject *self, PyObject *args) {
+    const char *kernel = "glcm_mcc";
+    PyObject *counts_obj, *out_obj;
+    Array counts = {0}, out = {0};
+    Py_ssize_t m, n, i;
+    double *work = NULL;
+    int ok = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO", &counts_obj, &out_obj)) return NULL;
+    if (array_get(counts_obj, &counts, kernel, "counts", ONLY(TYPE_f64), 0) < 0 ||
+        array_get(out_obj, &out, kernel, "out", ONLY(TYPE_f64), 1) < 0)
+        goto done;
+    if (counts.view.ndim != 3 || counts.view.shape[1] != counts.view.shape[2]) {
+        PyErr_Format(PyExc_ValueError, "%s: counts must have shape (M, n, n)", kernel);
+        goto done;
+    }
+    m = counts.view.shape[0];
+    n = counts.view.shape[1];
+    if (check_size(&out, m, kernel, "out") < 0) goto done;
+    if ((work = (double *)malloc((size_t)(2 * n * n + 6 * n + 1) * sizeof(double) +
+                                 (size_t)(2 * n) * sizeof(Py_ssize_t))) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < m; i++) doubles(&out)[i] = mcc_one(doubles(&counts) + i * n * n, n, work);
+    Py_END_ALLOW_THREADS
+    ok = 1;
+done:
+    free(work);
+    array_release(&counts);
+    array_release(&out);
+    if (!ok) return NULL;
+    Py_RETURN_NONE;
+}
+
 /* --- NGTDM and count histograms: one pass over the ROI's elements --- */
 
 PyDoc_STRVAR(ngtdm_accumulate_doc,
@@ -1073,6 +1303,7 @@ static PyMethodDef methods[] = {
     {"correlate_axis", py_correlate_axis, METH_VARARGS, correlate_axis_doc},
     {"correlate_axis_pair", py_correlate_axis_pair, METH_VARARGS, correlate_axis_pair_doc},
     {"glcm_features", py_glcm_features, METH_VARARGS, glcm_features_doc},
+    {"glcm_mcc", py_glcm_mcc, METH_VARARGS, glcm_mcc_doc},
     {"ngtdm_accumulate", py_ngtdm_accumulate, METH_VARARGS, ngtdm_accumulate_doc},
     {"pair_histogram", py_pair_histogram, METH_VARARGS, pair_histogram_doc},
     {"order_statistics", py_order_statistics, METH_VARARGS, order_statistics_doc},

@@ -498,20 +498,20 @@ def glcm_matrix_features(
     matrix (non-negative integers); ``n_g`` the ``N_g`` of Idn and Idmn (one number, or one per matrix).
     Rows and columns of absent grey levels add nothing, so matrices may be padded with zeros to stack them
     (PyRadiomics removes them; the sums are the same). Logarithms are ``log2(x + eps)``, eps the float64
-    machine epsilon. With the C extension (``filters.compiled_numeric()``) every feature but MCC comes
-    from one pass per matrix in C (agreeing with this numpy code to 1e-12 relative, tested).
+    machine epsilon. With the C extension (``filters.compiled_numeric()``) every feature comes from C: one
+    pass per matrix, and MCC's eigenvalue (agreeing with this numpy code to 1e-12 relative, tested).
     """
     n_g = np.asarray(n_g, dtype=np.float64).reshape(-1, 1)  # (1 or M, 1) against (M, k) below
     levels = np.broadcast_to(np.asarray(grey, dtype=np.float64), counts.shape[:2])  # (M, n)
-    p = counts / counts.sum(axis=(1, 2), keepdims=True)
-    px, py = p.sum(axis=2), p.sum(axis=1)
     numeric = filters.compiled_numeric()
-    if numeric is not None:
+    if numeric is not None and counts.shape[-1] >= 2:
         table = numeric.glcm_features(counts, levels, np.broadcast_to(n_g[:, 0], (len(counts),)))
         columns = dict(zip(numeric.GLCM_FEATURES, table.T, strict=True))
-        columns["MCC"] = _mcc(p, px, py)
+        columns["MCC"] = numeric.glcm_mcc(counts)
         names = (*numeric.GLCM_FEATURES[:15], "MCC", *numeric.GLCM_FEATURES[15:])  # MCC after Idm
         return {name: columns[name] for name in names}
+    p = counts / counts.sum(axis=(1, 2), keepdims=True)
+    px, py = p.sum(axis=2), p.sum(axis=1)
     i, j = levels[:, :, None], levels[:, None, :]
     ux, uy = (px * levels).sum(axis=1), (py * levels).sum(axis=1)
     sx = np.sqrt((px * levels**2).sum(axis=1) - ux**2)
