@@ -436,6 +436,40 @@ def test_mesh_volume_and_area_from_cubes_equal_the_mesh(affine: np.ndarray) -> N
         assert area == pytest.approx(mesh_area, rel=1e-12, abs=0.0)
 
 
+def test_label_bounds_find_the_box_of_a_label_in_any_memory_order() -> None:
+    rng = np.random.default_rng(8)
+    labels = np.zeros((20, 17, 9), dtype=np.int16)
+    labels[3:7, 10:15, 2:3] = 2
+    labels[12, 1, 8] = 2
+    labels[rng.random(labels.shape) < 0.01] = 5
+    region = labels == 2
+    expected = texture.roi_box(region)
+    for array in (labels, np.asfortranarray(labels), labels[:, ::-1][:, ::-1], labels.astype(np.uint8)):
+        assert kernels.label_bounds(array, 2) == (expected, int(region.sum()))
+    assert kernels.label_bounds(labels.astype(bool), 1)[1] == int((labels != 0).sum())
+    # a label the type cannot hold, a label absent: no voxel
+    assert kernels.label_bounds(labels.astype(np.uint8), -2)[1] == 0
+    assert kernels.label_bounds(labels, 3) == ((slice(0, 0),) * 3, 0)
+    with pytest.raises(ValueError, match="labels must be 3D"):
+        kernels.label_bounds(labels[0], 2)
+
+
+def test_label_box_is_the_grown_box_of_the_label_either_way(use_compiled: Switch) -> None:
+    from lai.radiomics.extract import RadiomicsError, label_box
+
+    labels = np.zeros((12, 10, 8), dtype=np.uint8, order="F")
+    labels[1:4, 5:9, 6:8] = 3
+    for on in (True, False):
+        use_compiled(on)
+        box, region = label_box(labels, 3, "case 7", margin=2)
+        assert box == (slice(0, 6), slice(3, 10), slice(4, 8))  # grown by 2, clipped to the array
+        np.testing.assert_array_equal(region, labels[box] == 3)
+        with pytest.raises(
+            RadiomicsError, match=r"Lesion label 4 has no voxel .*case 7.*labels present: \[3\]"
+        ):
+            label_box(labels, 4, "case 7")
+
+
 def test_cube_configurations_in_numpy_equal_the_kernel() -> None:
     checkerboard = np.indices((6, 5, 4)).sum(axis=0) % 2 == 1
     for mask in [*shape_masks(), checkerboard]:

@@ -969,6 +969,75 @@ done:
     return result;
 }
 
+/* Per line along the last axis: whether a voxel equals the label (a loop without branches, vectorised), and
+ * only for lines that hold some, their number, first and last. */
+#define DEFINE_LABEL_BOUNDS(S, T, CODE)                                                                  \
+    static void label_bounds_##S(const void *data, int64_t label, const Py_ssize_t *shape, int64_t *out) { \
+        const T *labels = (const T *)data;                                                               \
+        const T value = (T)label;                                                                        \
+        Py_ssize_t lo[3], hi[3] = {0, 0, 0}, i, j, k, total = 0;                                         \
+        int a;                                                                                           \
+        for (a = 0; a < 3; a++) lo[a] = shape[a];                                                        \
+        if ((int64_t)value == label) {                                                                   \
+            for (i = 0; i < shape[0]; i++) {                                                             \
+                for (j = 0; j < shape[1]; j++) {                                                         \
+                    const T *row = labels + (i * shape[1] + j) * shape[2];                               \
+                    Py_ssize_t first, last;                                                              \
+                    unsigned char any = 0;                                                               \
+                    for (k = 0; k < shape[2]; k++) any |= row[k] == value;                               \
+                    if (!any) continue;                                                                  \
+                    for (k = 0; k < shape[2]; k++) total += row[k] == value;                             \
+                    for (first = 0; row[first] != value; first++) {                                      \
+                    }                                                                                    \
+                    for (last = shape[2] - 1; row[last] != value; last--) {                              \
+                    }                                                                                    \
+                    lo[0] = i < lo[0] ? i : lo[0];                                                       \
+                    hi[0] = i + 1;                                                                       \
+                    lo[1] = j < lo[1] ? j : lo[1];                                                       \
+                    hi[1] = j + 1 > hi[1] ? j + 1 : hi[1];                                               \
+                    lo[2] = first < lo[2] ? first : lo[2];                                               \
+                    hi[2] = last + 1 > hi[2] ? last + 1 : hi[2];                                         \
+                }                                                                                        \
+            }                                                                                            \
+        }                                                                                                \
+        for (a = 0; a < 3; a++) {                                                                        \
+            out[2 * a] = total ? (int64_t)lo[a] : 0;                                                     \
+            out[2 * a + 1] = total ? (int64_t)hi[a] : 0;                                                 \
+        }                                                                                                \
+        out[6] = (int64_t)total;                                                                         \
+    }
+LEVEL_TYPES(DEFINE_LABEL_BOUNDS)
+typedef void (*label_bounds_function)(const void *, int64_t, const Py_ssize_t *, int64_t *);
+#define KERNEL_NAME(S) label_bounds_##S
+static const label_bounds_function label_bounds_of[N_TYPES] = {LEVEL_TYPES(TABLE_ENTRY)};
+#undef KERNEL_NAME
+
+PyDoc_STRVAR(label_bounds_doc,
+             "label_bounds(labels, label, out)\n\n"
+             "Write into out (int64, 7 elements) [lo_i, hi_i, lo_j, hi_j, lo_k, hi_k, count] of the voxels of\n"
+             "labels (3D integers) equal to label, hi exclusive; zeros when there is none.");
+
+static PyObject *py_label_bounds(PyObject *self, PyObject *args) {
+    const char *kernel = "label_bounds";
+    PyObject *labels_obj, *out_obj, *result = NULL;
+    Array labels = {0}, out = {0};
+    long long label;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OLO", &labels_obj, &label, &out_obj)) return NULL;
+    if (array_get(labels_obj, &labels, kernel, "labels", INTEGERS, 0) < 0 ||
+        array_get(out_obj, &out, kernel, "out", ONLY(TYPE_i64), 1) < 0)
+        goto done;
+    if (check_3d(&labels, NULL, kernel, "labels") < 0 || check_size(&out, 7, kernel, "out") < 0) goto done;
+    Py_BEGIN_ALLOW_THREADS
+    label_bounds_of[labels.type](labels.view.buf, (int64_t)label, labels.view.shape, int64s(&out));
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    array_release(&labels);
+    array_release(&out);
+    return result;
+}
+
 #define DEFINE_CROPPED(S, T, CODE)                                                                       \
     static void cropped_##S(const void *data, const uint8_t *mask, const Py_ssize_t *shape,              \
                             const Py_ssize_t *origin, const Py_ssize_t *size, int64_t *out,              \
@@ -1673,6 +1742,7 @@ static PyMethodDef methods[] = {
     {"dependence", py_dependence, METH_VARARGS, dependence_doc},
     {"neighbour_sums", py_neighbour_sums, METH_VARARGS, neighbour_sums_doc},
     {"roi_bounds", py_roi_bounds, METH_VARARGS, roi_bounds_doc},
+    {"label_bounds", py_label_bounds, METH_VARARGS, label_bounds_doc},
     {"cropped_levels", py_cropped_levels, METH_VARARGS, cropped_levels_doc},
     {"largest_squared_distance", py_largest_squared_distance, METH_VARARGS, largest_squared_distance_doc},
     {"mesh_cubes", py_mesh_cubes, METH_VARARGS, mesh_cubes_doc},

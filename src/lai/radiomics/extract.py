@@ -23,7 +23,7 @@ from lai.imaging import Grid, Image, grids_overlap, load_image, resample_labels
 from lai.radiomics import filters, firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape
 from lai.radiomics.normalisation import liver_reference
 from lai.radiomics.settings import FEATURE_CLASSES, load_settings
-from lai.radiomics.texture import roi_box
+from lai.radiomics.texture import compiled, roi_box
 
 
 def _pyradiomics_names(module: Any) -> tuple[str, ...]:
@@ -427,6 +427,30 @@ def require_label(labels: np.ndarray, label: int, source: str) -> np.ndarray:
         msg = f"Lesion label {label} has no voxel on the image grid ({source}); labels present: {present}"
         raise RadiomicsError(msg)
     return region
+
+
+def label_box(
+    labels: np.ndarray, label: int, source: str, *, margin: int = 0
+) -> tuple[tuple[slice, ...], np.ndarray]:
+    """Return the bounding box of ``label`` in ``labels`` grown by ``margin`` voxels (clipped), and the region in it.
+
+    The box's slices and the boolean region of ``label`` inside the box; ``RadiomicsError`` as
+    :func:`require_label` when no voxel has the label. With the compiled kernels one pass over the label
+    array finds the box (no whole-image boolean array).
+    """
+    kernels = compiled()
+    if kernels is None or labels.ndim != 3 or labels.dtype.kind not in "iub":
+        region = require_label(labels, label, source)
+        box = roi_box(region, margin)
+        return box, region[box]
+    tight, count = kernels.label_bounds(labels, label)
+    if count == 0:
+        require_label(labels, label, source)  # raises, naming the labels present
+    box = tuple(
+        slice(max(part.start - margin, 0), min(part.stop + margin, size))
+        for part, size in zip(tight, labels.shape, strict=True)
+    )
+    return box, labels[box] == label
 
 
 def as_image(value: Image | str | os.PathLike[str]) -> tuple[Image, str]:

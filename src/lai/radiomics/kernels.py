@@ -141,6 +141,25 @@ def roi_bounds(levels: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return bounds
 
 
+def label_bounds(labels: np.ndarray, label: int) -> tuple[tuple[slice, slice, slice], int]:
+    """Return the bounding box (slices) of the voxels of the 3D integer ``labels`` equal to ``label``, and their number.
+
+    One pass over the array in its memory order (a C- or Fortran-ordered array is not copied); an empty
+    box and 0 when no voxel has the label.
+    """
+    if labels.ndim != 3:
+        msg = f"label_bounds: labels must be 3D, got {labels.ndim} dimensions"
+        raise ValueError(msg)
+    reverse = not labels.flags.c_contiguous and labels.flags.f_contiguous
+    data = labels.T if reverse else np.ascontiguousarray(labels)
+    if data.dtype == np.bool_:
+        data = data.view(np.uint8)
+    out = np.empty(7, dtype=np.int64)
+    _kernels.label_bounds(data, int(label), out)
+    box = [slice(int(out[2 * a]), int(out[2 * a + 1])) for a in range(3)]
+    return (box[2], box[1], box[0]) if reverse else (box[0], box[1], box[2]), int(out[6])
+
+
 def cropped_levels(levels: np.ndarray, mask: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the levels (int64, 0 outside the ROI) and the mask inside ``bounds`` (from :func:`roi_bounds`)."""
     shape = tuple(max(0, int(bounds[2 * a + 1]) - int(bounds[2 * a])) for a in range(3))

@@ -62,6 +62,7 @@ from lai.radiomics.discretisation import discretise_fixed_bin_count, discretise_
 from lai.radiomics.extract import (
     RadiomicsError,
     as_image,
+    label_box,
     labels_on_grid,
     require_label,
     require_orthogonal,
@@ -891,17 +892,19 @@ def pyradiomics_features(
     source = f"image {image_name}, mask {mask_name}"
     require_orthogonal(image_obj, source)
     labels = labels_on_grid(mask_obj, image_obj.grid, source=source)
-    labelled = require_label(labels, label, source)
     array, affine = np.asarray(image_obj.array), np.asarray(image_obj.affine, dtype=float)
-    if setting["normalize"]:
-        array = normalised(array, setting["normalizeScale"], setting["removeOutliers"])
     if setting["resampledPixelSpacing"] is not None:
+        labelled = require_label(labels, label, source)
+        if setting["normalize"]:
+            array = normalised(array, setting["normalizeScale"], setting["removeOutliers"])
         array, labels, affine = pyradiomics_resampled(array, labels, labelled, affine, setting)
-        labelled = require_label(labels, label, f"{source}, resampled")
+        source = f"{source}, resampled"
+    elif setting["normalize"]:
+        label_box(labels, label, source)  # an absent label is reported before the image is normalised
+        array = normalised(array, setting["normalizeScale"], setting["removeOutliers"])
     # every family sees only the ROI and its neighbours: work on the ROI's box grown by the neighbourhood
     # reach (and one voxel for the shape's mesh), which gives the same matrices as the whole image
-    box = roi_box(labelled, margin=max(int(d) for d in setting["distances"]) + 1)
-    labelled = labelled[box]
+    box, labelled = label_box(labels, label, source, margin=max(int(d) for d in setting["distances"]) + 1)
     intensities = np.asarray(array[box], dtype=np.float64)
     region = labelled
     if setting["resegmentRange"] is not None:
