@@ -6,10 +6,12 @@ Usage::
 
 A deterministic phantom (256 x 256 x 48 voxels of 1.5 x 1.5 x 5 mm, liver in an abdomen, Rician noise)
 holds a 3 cm and a 10 cm lesion, irregular and heterogeneous, written as NIfTI to a temporary folder.
-Each tool, lesion and setting runs in a fresh subprocess on one thread (OMP/MKL/OPENBLAS/ITK/numba
-threads = 1): the image and mask are read, one warm-up extraction runs, then the median of ``repeats``
-timed extractions (wall and CPU seconds) is reported with the process's peak resident memory
-(``ru_maxrss``). On a busy machine compare the CPU ratios: wall time includes waiting for a core.
+Each tool, lesion and setting runs in a fresh subprocess pinned to one core (``sched_setaffinity``) with
+one thread (OMP/MKL/OPENBLAS/ITK/numba threads = 1): the image and mask are read, one warm-up extraction
+runs, then the median of ``repeats`` timed samples (wall and CPU seconds per extraction; a sample is a
+batch of extractions lasting about 50 ms, so fast tools are not timed one call at a time) is reported
+with the process's peak resident memory (``ru_maxrss``). On a busy machine compare the CPU ratios: wall
+time includes waiting for the core.
 
 Settings: ``original`` is firstorder, shape, glcm, glrlm, glszm, gldm, ngtdm on the image; ``filtered``
 adds the 8 coif1 wavelet sub-bands and the LoG at sigma 1, 2, 3 mm, each with every family but shape
@@ -163,7 +165,9 @@ def lai_extractor(image_path: str, mask_path: str, setting: str) -> tuple[Callab
 # --- Workers: one script per tool, run by the tool's own interpreter ---
 
 HARNESS = """
-import json, resource, statistics, sys, time
+import json, os, resource, statistics, sys, time
+if hasattr(os, "sched_setaffinity"):  # one core, set before any import: a tool's threads share it
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 IMAGE, MASK, SETTING = sys.argv[1], sys.argv[2], sys.argv[3]
 REPEATS, BUDGET = int(sys.argv[4]), float(sys.argv[5])
 FAMILIES = ["firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm"]
@@ -173,19 +177,23 @@ BIN_COUNT = 32
 
 
 def report(extract, version):
+    n_features = extract()  # warm-up: first-call costs (imports, JIT) are not timed
     start = time.perf_counter()
-    n_features = extract()
-    warm_up = time.perf_counter() - start
-    repeats = max(1, min(REPEATS, int(BUDGET // max(warm_up, 1e-6))))
+    extract()
+    once = max(time.perf_counter() - start, 1e-6)
+    batch = max(1, round(0.05 / once))  # one timed sample is at least ~50 ms of extractions
+    repeats = max(1, min(REPEATS, int(BUDGET // (once * batch))))
     seconds, cpu = [], []
     for _ in range(repeats):
         start, start_cpu = time.perf_counter(), time.process_time()
-        extract()
-        seconds.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
+        for _ in range(batch):
+            extract()
+        seconds.append((time.perf_counter() - start) / batch)
+        cpu.append((time.process_time() - start_cpu) / batch)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": statistics.median(seconds), "cpu_seconds": statistics.median(cpu),
-                      "repeats": repeats, "peak_mb": peak_mb, "features": n_features, "version": version}))
+                      "repeats": repeats, "batch": batch, "peak_mb": peak_mb, "features": n_features,
+                      "version": version}))
 """
 
 WORKERS = {
@@ -403,7 +411,7 @@ def table_rows(lesion: str, setting: str, reports: dict[str, dict[str, object]])
         cpu_ratio = (
             f"{float(reference['cpu_seconds']) / cpu:.1f}x" if "cpu_seconds" in reference and cpu > 0 else "-"  # type: ignore[arg-type]
         )
-        note = f"v{report['version']}, {report['features']} features, n={report['repeats']}"
+        note = f"v{report['version']}, {report['features']} features, n={report['repeats']} x {report.get('batch', 1)}"
         rows.append(
             (
                 name,
