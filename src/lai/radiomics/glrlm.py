@@ -161,70 +161,84 @@ def _run_length_counts(
 
 @dataclass(frozen=True)
 class _RunLengths:
-    """A stack of M run length matrices and the sums every feature shares."""
+    """A stack of M run length matrices and the sums every feature shares.
+
+    Every weight but the entropy's is a product ``f(i) g(j)``, so the features read the matrices once, as
+    ``r @ g`` per length weight ``g`` (:meth:`weighted`), then small sums over the grey levels.
+    """
 
     r: np.ndarray  # (M, N_g, L) run counts r_ij
-    i: np.ndarray  # (N_g, 1) grey levels
-    j: np.ndarray  # (1, L) run lengths
+    i: np.ndarray  # (N_g,) grey levels
+    j: np.ndarray  # (L,) run lengths
     n_s: np.ndarray  # (M,) number of runs
     r_i: np.ndarray  # (M, N_g) runs per grey level
     r_j: np.ndarray  # (M, L) runs per length
+    by_length: dict[str, np.ndarray]  # (M, N_g) sum_j r_ij g(j) of the length weights g below
 
     @classmethod
     def of(cls, counts: np.ndarray) -> _RunLengths:
         r = counts.astype(float)
-        i = np.arange(1, r.shape[1] + 1, dtype=float)[:, None]
-        j = np.arange(1, r.shape[2] + 1, dtype=float)[None, :]
-        return cls(r, i, j, r.sum(axis=(1, 2)), r.sum(axis=2), r.sum(axis=1))
+        i = np.arange(1, r.shape[1] + 1, dtype=float)
+        j = np.arange(1, r.shape[2] + 1, dtype=float)
+        weights = np.stack([1.0 / j**2, j**2])  # short and long runs
+        products = r @ weights.T  # (M, N_g, 2)
+        r_i = r.sum(axis=2)
+        by_length = {"short": products[:, :, 0], "long": products[:, :, 1]}
+        return cls(r, i, j, r_i.sum(axis=1), r_i, r.sum(axis=1), by_length)
 
-    def mean_of(self, weights: np.ndarray) -> np.ndarray:
-        """``sum_ij w_ij r_ij / N_s`` per matrix."""
-        return (self.r * weights).sum(axis=(1, 2)) / self.n_s
+    def grey_mean(self, weights: np.ndarray, per_level: np.ndarray | None = None) -> np.ndarray:
+        """``sum_i w_i x_i / N_s`` per matrix, ``x`` the runs per grey level (or ``per_level``, (M, N_g))."""
+        return (self.r_i if per_level is None else per_level) @ weights / self.n_s
 
-    def variance_of(self, values: np.ndarray) -> np.ndarray:
-        """``sum_ij (v_ij - mu)^2 p_ij`` with ``mu = sum_ij v_ij p_ij``, per matrix."""
-        mu = self.mean_of(values)
-        return self.mean_of((values[None] - mu[:, None, None]) ** 2)
+    def length_mean(self, weights: np.ndarray) -> np.ndarray:
+        """``sum_j w_j r_.j / N_s`` per matrix."""
+        return self.r_j @ weights / self.n_s
+
+    @staticmethod
+    def variance(values: np.ndarray, marginal: np.ndarray, n_s: np.ndarray) -> np.ndarray:
+        """``sum_v (v - mu)^2 p_v`` with ``mu = sum_v v p_v``, ``p`` the ``marginal`` (M, V) over ``n_s``."""
+        mu = marginal @ values / n_s
+        return (marginal * (values[None, :] - mu[:, None]) ** 2).sum(axis=1) / n_s
 
 
 def sre(c: _RunLengths) -> np.ndarray:
     """Short runs emphasis (22OV): ``sum_j r_.j / j^2 / N_s``."""
-    return c.mean_of(1.0 / c.j**2)
+    return c.length_mean(1.0 / c.j**2)
 
 
 def lre(c: _RunLengths) -> np.ndarray:
     """Long runs emphasis (W4KF): ``sum_j r_.j j^2 / N_s``."""
-    return c.mean_of(c.j**2)
+    return c.length_mean(c.j**2)
 
 
 def lgre(c: _RunLengths) -> np.ndarray:
     """Low grey level run emphasis (V3SW): ``sum_i r_i. / i^2 / N_s``."""
-    return c.mean_of(1.0 / c.i**2)
+    return c.grey_mean(1.0 / c.i**2)
 
 
 def hgre(c: _RunLengths) -> np.ndarray:
     """High grey level run emphasis (G3QZ): ``sum_i r_i. i^2 / N_s``."""
-    return c.mean_of(c.i**2)
+    return c.grey_mean(c.i**2)
 
 
 def srlge(c: _RunLengths) -> np.ndarray:
     """Short run low grey level emphasis (HTZT): ``sum_ij r_ij / (i^2 j^2) / N_s``."""
-    return c.mean_of(1.0 / (c.i**2 * c.j**2))
+    return c.grey_mean(1.0 / c.i**2, c.by_length["short"])
 
 
 def srhge(c: _RunLengths) -> np.ndarray:
     """Short run high grey level emphasis (GD3A): ``sum_ij r_ij i^2 / j^2 / N_s``."""
-    return c.mean_of(c.i**2 / c.j**2)
+    return c.grey_mean(c.i**2, c.by_length["short"])
 
 
 def lrlge(c: _RunLengths) -> np.ndarray:
     """Long run low grey level emphasis (IVPO): ``sum_ij r_ij j^2 / i^2 / N_s``."""
-    return c.mean_of(c.j**2 / c.i**2)
+    return c.grey_mean(1.0 / c.i**2, c.by_length["long"])
 
 
 def lrhge(c: _RunLengths) -> np.ndarray:
     """Long run high grey level emphasis (3KUM): ``sum_ij r_ij i^2 j^2 / N_s``."""
-    return c.mean_of(c.i**2 * c.j**2)
+    return c.grey_mean(c.i**2, c.by_length["long"])
 
 
 def glnu(c: _RunLengths) -> np.ndarray:
@@ -249,17 +263,17 @@ def rlnu_norm(c: _RunLengths) -> np.ndarray:
 
 def r_perc(c: _RunLengths) -> np.ndarray:
     """Run percentage (9ZK5): ``N_s / N_v``, with ``N_v = sum_j j r_.j`` (voxels once per merged direction)."""
-    return 1.0 / c.mean_of(c.j)
+    return 1.0 / c.length_mean(c.j)
 
 
 def gl_var(c: _RunLengths) -> np.ndarray:
     """Grey level variance (8CE5): ``sum_ij (i - mu)^2 p_ij`` with ``mu = sum_ij i p_ij``."""
-    return c.variance_of(np.broadcast_to(c.i, c.r.shape[1:]))
+    return c.variance(c.i, c.r_i, c.n_s)
 
 
 def rl_var(c: _RunLengths) -> np.ndarray:
     """Run length variance (SXLW): ``sum_ij (j - mu)^2 p_ij`` with ``mu = sum_ij j p_ij``."""
-    return c.variance_of(np.broadcast_to(c.j, c.r.shape[1:]))
+    return c.variance(c.j, c.r_j, c.n_s)
 
 
 def rl_entr(c: _RunLengths) -> np.ndarray:
