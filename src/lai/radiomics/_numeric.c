@@ -485,11 +485,13 @@ done:
 
 /* --- GLCM MCC: the second largest eigenvalue of Q --- */
 
-/* Householder reduction of the symmetric m x m matrix a (row-major, both triangles stored, overwritten) to
- * a tridiagonal matrix with the same eigenvalues: diagonal d (m), off-diagonal e (m - 1); v and w hold m
- * doubles each. Golub and Van Loan, Matrix Computations (4th ed., 2013), algorithm 8.3.1. Both triangles
- * are updated so that every loop runs along rows (no reduction: vectorised without reassociation). */
-static CLONES void tridiagonalise(double *a, Py_ssize_t m, double *d, double *e, double *v, double *w) {
+/* Householder reduction of the symmetric m x m matrix a (row-major; its lower triangle is read and
+ * overwritten) to a tridiagonal matrix with the same eigenvalues: diagonal d (m), off-diagonal e (m - 1); v
+ * and w hold m doubles each. Golub and Van Loan, Matrix Computations (4th ed., 2013), algorithm 8.3.1. The
+ * product A v reads each row of the lower triangle once, for its own element (four partial sums) and for
+ * the mirrored column. */
+static CLONES void tridiagonalise(double *restrict a, Py_ssize_t m, double *restrict d, double *restrict e,
+                                  double *restrict v, double *restrict w) {
     Py_ssize_t k, i, j;
     for (k = 0; k + 2 < m; k++) {
         const Py_ssize_t lo = k + 1;
@@ -507,9 +509,24 @@ static CLONES void tridiagonalise(double *a, Py_ssize_t m, double *d, double *e,
         for (i = lo + 1; i < m; i++) v[i] = a[i * m + k];
         beta = 1.0 / (alpha * (alpha - x0)); /* 2 / v'v */
         for (i = lo; i < m; i++) w[i] = 0.0;
-        for (j = lo; j < m; j++) { /* w = A v, column by column (A symmetric: row j) */
-            const double *row = a + j * m, vj = v[j];
-            for (i = lo; i < m; i++) w[i] += row[i] * vj;
+        for (i = lo; i < m; i++) { /* w = A v from the lower triangle: row i left of the diagonal, and its mirror */
+            const double *row = a + i * m, vi = v[i];
+            double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+            for (j = lo; j + 3 < i; j += 4) {
+                s0 += row[j] * v[j];
+                s1 += row[j + 1] * v[j + 1];
+                s2 += row[j + 2] * v[j + 2];
+                s3 += row[j + 3] * v[j + 3];
+                w[j] += row[j] * vi;
+                w[j + 1] += row[j + 1] * vi;
+                w[j + 2] += row[j + 2] * vi;
+                w[j + 3] += row[j + 3] * vi;
+            }
+            for (; j < i; j++) {
+                s0 += row[j] * v[j];
+                w[j] += row[j] * vi;
+            }
+            w[i] += (s0 + s1) + (s2 + s3) + row[i] * vi;
         }
         for (i = lo; i < m; i++) {
             w[i] *= beta;
@@ -517,10 +534,10 @@ static CLONES void tridiagonalise(double *a, Py_ssize_t m, double *d, double *e,
         }
         half = 0.5 * beta * pv;
         for (i = lo; i < m; i++) w[i] -= half * v[i];
-        for (i = lo; i < m; i++) { /* A -= v w' + w v' */
+        for (i = lo; i < m; i++) { /* A -= v w' + w v', lower triangle */
             double *row = a + i * m;
             const double vi = v[i], wi = w[i];
-            for (j = lo; j < m; j++) row[j] -= vi * w[j] + wi * v[j];
+            for (j = lo; j <= i; j++) row[j] -= vi * w[j] + wi * v[j];
         }
         e[k] = alpha;
     }
@@ -643,7 +660,7 @@ static double mcc_one(const double *counts, Py_ssize_t n, double *work) {
         for (i = 0; i < mr; i++) {
             const Py_ssize_t r = rows[i];
             const double *row = counts + r * n, scale = px[r] * inverse, u = v[r];
-            for (j = 0; j < mr; j++) s[i * mr + j] = row[rows[j]] * scale * px[rows[j]] - u * v[rows[j]];
+            for (j = 0; j <= i; j++) s[i * mr + j] = row[rows[j]] * scale * px[rows[j]] - u * v[rows[j]];
         }
     } else {
         for (i = 0; i < mr; i++) {
@@ -651,7 +668,7 @@ static double mcc_one(const double *counts, Py_ssize_t n, double *work) {
             for (b = 0; b < mc; b++) a[i * mc + b] = row[columns[b]] * scale * py[columns[b]];
         }
         for (i = 0; i < mr; i++)
-            for (j = 0; j < mr; j++) {
+            for (j = 0; j <= i; j++) { /* the lower triangle, all tridiagonalise reads */
                 double sum = 0.0;
                 for (b = 0; b < mc; b++) sum += a[i * mc + b] * a[j * mc + b];
                 s[i * mr + j] = sum - v[rows[i]] * v[rows[j]];
