@@ -608,8 +608,12 @@ def _glcm_counts(
     counts = cooccurrence_counts(
         levels, mask, offsets, n_levels=n_levels, symmetrical=bool(setting["symmetricalGLCM"])
     )
-    present = counts.sum(axis=(0, 2)) + counts.sum(axis=(0, 1)) > 0
-    counts = counts[:, present][:, :, present]
+    present = counts.sum(axis=(0, 2)) > 0
+    if not setting["symmetricalGLCM"]:  # a level may occur only as the second of a pair
+        present |= counts.sum(axis=(0, 1)) > 0
+    if not present.all():
+        kept = np.flatnonzero(present)
+        counts = counts[:, kept[:, None], kept]
     if setting["weightingNorm"] == "no_weighting":
         counts = counts.sum(axis=0, keepdims=True)
     return counts, np.flatnonzero(present) + 1
