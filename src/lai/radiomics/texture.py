@@ -601,30 +601,33 @@ def count_matrix_features(
     gives NaN everywhere. The formulas are those of :mod:`lai.radiomics.glszm`'s table, the zone size
     read as the count.
     """
-    i = np.arange(1, matrix.shape[1] + 1, dtype=np.float64)[:, None]
-    j = np.asarray(count_values, dtype=np.float64)[None, :]
+    i = np.arange(1, matrix.shape[1] + 1, dtype=np.float64)
+    j = np.asarray(count_values, dtype=np.float64)
     total = matrix.sum(axis=(1, 2))
     p = safe_divide(matrix, total[:, None, None])
-    rows = p.sum(axis=2)
-    columns = p.sum(axis=1)
-    mu_i = (p * i).sum(axis=(1, 2))
-    mu_j = (p * j).sum(axis=(1, 2))
+    rows = p.sum(axis=2)  # (n, N_g)
+    columns = p.sum(axis=1)  # (n, N_c)
+    # every weight but entropy's and energy's is f(i) g(j): one product with the count weights, then
+    # small sums over the grey levels
+    small, large = np.moveaxis(p @ np.stack([1.0 / j**2, j**2], axis=1), -1, 0)  # each (n, N_g)
+    mu_i = rows @ i
+    mu_j = columns @ j
     return {
-        "small_emphasis": (p / j**2).sum(axis=(1, 2)),
-        "large_emphasis": (p * j**2).sum(axis=(1, 2)),
-        "low_grey_emphasis": (p / i**2).sum(axis=(1, 2)),
-        "high_grey_emphasis": (p * i**2).sum(axis=(1, 2)),
-        "small_low_grey_emphasis": (p / (i**2 * j**2)).sum(axis=(1, 2)),
-        "small_high_grey_emphasis": (p * i**2 / j**2).sum(axis=(1, 2)),
-        "large_low_grey_emphasis": (p * j**2 / i**2).sum(axis=(1, 2)),
-        "large_high_grey_emphasis": (p * i**2 * j**2).sum(axis=(1, 2)),
+        "small_emphasis": columns @ (1.0 / j**2),
+        "large_emphasis": columns @ j**2,
+        "low_grey_emphasis": rows @ (1.0 / i**2),
+        "high_grey_emphasis": rows @ i**2,
+        "small_low_grey_emphasis": small @ (1.0 / i**2),
+        "small_high_grey_emphasis": small @ i**2,
+        "large_low_grey_emphasis": large @ (1.0 / i**2),
+        "large_high_grey_emphasis": large @ i**2,
         "grey_non_uniformity": (rows**2).sum(axis=1) * total,
         "grey_non_uniformity_norm": (rows**2).sum(axis=1),
         "count_non_uniformity": (columns**2).sum(axis=1) * total,
         "count_non_uniformity_norm": (columns**2).sum(axis=1),
         "percentage": safe_divide(total, n_voxels),
-        "grey_variance": (p * (i - mu_i[:, None, None]) ** 2).sum(axis=(1, 2)),
-        "count_variance": (p * (j - mu_j[:, None, None]) ** 2).sum(axis=(1, 2)),
+        "grey_variance": (rows * (i[None, :] - mu_i[:, None]) ** 2).sum(axis=1),
+        "count_variance": (columns * (j[None, :] - mu_j[:, None]) ** 2).sum(axis=1),
         "count_entropy": entropy(p, (1, 2)),
         "count_energy": (p**2).sum(axis=(1, 2)),
     }
