@@ -180,6 +180,56 @@ def test_glcm_mcc_equals_pyradiomics_eigenvalues() -> None:
     np.testing.assert_array_equal(numeric.glcm_mcc(padded), one_by_one)
 
 
+def test_count_features_equal_the_numpy_formulas(use_compiled: Callable[[bool], None]) -> None:
+    rng = np.random.default_rng(12)
+    for g, v in ((1, 1), (3, 7), (32, 40)):
+        matrix = rng.integers(0, 9, size=(6, g, v)) * (rng.random((6, g, v)) < 0.3)
+        matrix[0] = 0  # no entity: NaN but Percentage
+        values = np.sort(rng.choice(np.arange(1, 500), size=v, replace=False))
+        n_voxels = rng.integers(1, 900, size=6)
+        n_voxels[1] = 0  # no voxel: Percentage NaN
+        compiled, reference = both(
+            use_compiled, lambda m=matrix, c=values, n=n_voxels: texture.count_matrix_features(m, c, n)
+        )
+        assert list(compiled) == list(texture.COUNT_FEATURES) == list(reference)
+        for name, expected in reference.items():
+            np.testing.assert_array_equal(np.isnan(compiled[name]), np.isnan(expected), err_msg=name)
+            kept = ~np.isnan(expected)
+            close(compiled[name][kept], expected[kept])
+
+
+def test_run_length_features_in_c_equal_the_numpy_formulas(use_compiled: Callable[[bool], None]) -> None:
+    from lai.radiomics import glrlm
+
+    rng = np.random.default_rng(13)
+    stack = rng.integers(0, 30, size=(13, 24, 18)) * (rng.random((13, 24, 18)) < 0.25)
+    stack[:, :, 0] += 1
+    compiled, reference = both(use_compiled, lambda: glrlm.glrlm_matrix_features(stack))
+    assert list(compiled) == list(reference) == [f.base_tag for f in glrlm.FEATURES]
+    for name, expected in reference.items():
+        close(compiled[name], expected)
+
+
+def test_count_features_by_hand() -> None:
+    # two zones of level 1 and size 1, one zone of level 2 and size 3, in 5 voxels
+    table = numeric.count_features(
+        np.array([[[2.0, 0.0], [0.0, 1.0]]]), np.array([1.0, 3.0]), np.array([5.0])
+    )
+    got = dict(zip(texture.COUNT_FEATURES, table[0], strict=True))
+    assert got["small_emphasis"] == pytest.approx(2 / 3 + 1 / 3 / 9, rel=1e-15)
+    assert got["large_high_grey_emphasis"] == pytest.approx(2 / 3 + 1 / 3 * 4 * 9, rel=1e-15)
+    assert got["grey_non_uniformity"] == pytest.approx((4 + 1) / 3, rel=1e-15)
+    assert got["percentage"] == 3 / 5
+    assert got["count_entropy"] == pytest.approx(
+        -(2 / 3) * np.log2(2 / 3) - (1 / 3) * np.log2(1 / 3), rel=1e-15
+    )
+    assert got["count_variance"] == pytest.approx(
+        2 / 3 * (1 - 5 / 3) ** 2 + 1 / 3 * (3 - 5 / 3) ** 2, rel=1e-14
+    )
+    with pytest.raises(ValueError, match="count values must be positive"):
+        numeric.count_features(np.ones((1, 2, 2)), np.array([0.0, 1.0]), np.ones(1))
+
+
 def test_glcm_mcc_by_hand() -> None:
     # 2 x 2: Q has eigenvalues 1 and det(A)^2, A = D_x^-1/2 P D_y^-1/2, so MCC = |det P| / sqrt(p_x1 p_x2 p_y1 p_y2)
     # [[2, 1], [1, 2]] / 6: det P = 1/9 - 1/36 = 1/12, marginals 1/2: MCC = (1/12) / (1/4) = 1/3;
@@ -363,7 +413,7 @@ def test_without_the_extension_the_numpy_passes_run(
     monkeypatch.setitem(sys.modules, "lai.radiomics.numeric", None)
     monkeypatch.delattr(lai.radiomics, "numeric")
     try:
-        assert filters.compiled_numeric() is None
+        assert texture.compiled_numeric() is None
         without = firstorder_features(values, voxel_volume=1.0, bin_count=8)
     finally:
         monkeypatch.undo()

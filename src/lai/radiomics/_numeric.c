@@ -730,6 +730,142 @@ done:
     Py_RETURN_NONE;
 }
 
+/* --- Count-matrix features (GLSZM, GLDM, NGLDM, GLDZM, GLRLM) --- */
+
+/* Columns of count_features' output, in the order of lai.radiomics.texture.COUNT_FEATURES. */
+enum {
+    C_SMALL, C_LARGE, C_LOW_GREY, C_HIGH_GREY, C_SMALL_LOW, C_SMALL_HIGH, C_LARGE_LOW, C_LARGE_HIGH,
+    C_GREY_NU, C_GREY_NU_NORM, C_COUNT_NU, C_COUNT_NU_NORM, C_PERCENTAGE, C_GREY_VARIANCE, C_COUNT_VARIANCE,
+    C_ENTROPY, C_ENERGY, N_COUNT
+};
+
+/* The features of one matrix (g x v: entities per grey level i = 1..g and count values[c]) of n_voxels
+ * ROI voxels; columns (v doubles) is scratch. The definitions of texture.count_matrix_features, with
+ * p = matrix / total: every weight but entropy's and energy's is f(i) g(j), so one pass gathers the
+ * marginals and the short and long weighted row sums. */
+static void count_one(const double *matrix, Py_ssize_t g, Py_ssize_t v, const double *values, double n_voxels,
+                      double *columns, double *out) {
+    Py_ssize_t i, c;
+    double total = 0.0, inverse, grey_nu = 0.0, count_nu = 0.0, entropy = 0.0, energy = 0.0;
+    double low = 0.0, high = 0.0, small_low = 0.0, small_high = 0.0, large_low = 0.0, large_high = 0.0;
+    double mu_i = 0.0, mu_j = 0.0, grey_variance = 0.0, count_variance = 0.0, small = 0.0, large = 0.0;
+    for (i = 0; i < g * v; i++) total += matrix[i];
+    if (!(total > 0.0)) {
+        for (c = 0; c < N_COUNT; c++) out[c] = NAN;
+        out[C_PERCENTAGE] = n_voxels != 0.0 ? total / n_voxels : NAN;
+        return;
+    }
+    inverse = 1.0 / total;
+    for (c = 0; c < v; c++) columns[c] = 0.0;
+    for (i = 0; i < g; i++) {
+        const double *row = matrix + i * v, level = (double)(i + 1), level_2 = level * level;
+        double row_sum = 0.0, row_small = 0.0, row_large = 0.0;
+        for (c = 0; c < v; c++) {
+            const double p = row[c] * inverse, j2 = values[c] * values[c];
+            row_sum += p;
+            row_small += p / j2;
+            row_large += p * j2;
+            columns[c] += p;
+            energy += p * p;
+            if (p > 0.0) entropy -= p * log2(p);
+        }
+        grey_nu += row_sum * row_sum;
+        low += row_sum / level_2;
+        high += row_sum * level_2;
+        small_low += row_small / level_2;
+        small_high += row_small * level_2;
+        large_low += row_large / level_2;
+        large_high += row_large * level_2;
+        mu_i += row_sum * level;
+    }
+    for (i = 0; i < g; i++) { /* the grey variance needs mu_i: a second pass over the row sums */
+        const double *row = matrix + i * v, centred = (double)(i + 1) - mu_i;
+        double row_sum = 0.0;
+        for (c = 0; c < v; c++) row_sum += row[c] * inverse;
+        grey_variance += row_sum * centred * centred;
+    }
+    for (c = 0; c < v; c++) {
+        const double j = values[c];
+        count_nu += columns[c] * columns[c];
+        small += columns[c] / (j * j);
+        large += columns[c] * j * j;
+        mu_j += columns[c] * j;
+    }
+    for (c = 0; c < v; c++) count_variance += columns[c] * (values[c] - mu_j) * (values[c] - mu_j);
+    out[C_SMALL] = small;
+    out[C_LARGE] = large;
+    out[C_LOW_GREY] = low;
+    out[C_HIGH_GREY] = high;
+    out[C_SMALL_LOW] = small_low;
+    out[C_SMALL_HIGH] = small_high;
+    out[C_LARGE_LOW] = large_low;
+    out[C_LARGE_HIGH] = large_high;
+    out[C_GREY_NU] = grey_nu * total;
+    out[C_GREY_NU_NORM] = grey_nu;
+    out[C_COUNT_NU] = count_nu * total;
+    out[C_COUNT_NU_NORM] = count_nu;
+    out[C_PERCENTAGE] = n_voxels != 0.0 ? total / n_voxels : NAN;
+    out[C_GREY_VARIANCE] = grey_variance;
+    out[C_COUNT_VARIANCE] = count_variance;
+    out[C_ENTROPY] = entropy;
+    out[C_ENERGY] = energy;
+}
+
+PyDoc_STRVAR(count_features_doc,
+             "count_features(matrix, values, n_voxels, out)\n\n"
+             "The count-matrix features (lai.radiomics.texture.COUNT_FEATURES, columns of out, float64 M x 17)\n"
+             "of each matrix of matrix (float64, M x G x V: entities per grey level 1..G and count values[c],\n"
+             "values float64 (V,) > 0), n_voxels float64 (M,) the ROI voxels of each (Percentage).");
+
+static PyObject *py_count_features(PyObject *self, PyObject *args) {
+    const char *kernel = "count_features";
+    PyObject *matrix_obj, *values_obj, *n_voxels_obj, *out_obj;
+    Array matrix = {0}, values = {0}, n_voxels = {0}, out = {0};
+    Py_ssize_t m, g, v, i;
+    double *columns = NULL;
+    int ok = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOO", &matrix_obj, &values_obj, &n_voxels_obj, &out_obj)) return NULL;
+    if (array_get(matrix_obj, &matrix, kernel, "matrix", ONLY(TYPE_f64), 0) < 0 ||
+        array_get(values_obj, &values, kernel, "values", ONLY(TYPE_f64), 0) < 0 ||
+        array_get(n_voxels_obj, &n_voxels, kernel, "n_voxels", ONLY(TYPE_f64), 0) < 0 ||
+        array_get(out_obj, &out, kernel, "out", ONLY(TYPE_f64), 1) < 0)
+        goto done;
+    if (matrix.view.ndim != 3) {
+        PyErr_Format(PyExc_ValueError, "%s: matrix must have shape (M, G, V)", kernel);
+        goto done;
+    }
+    m = matrix.view.shape[0];
+    g = matrix.view.shape[1];
+    v = matrix.view.shape[2];
+    if (check_size(&values, v, kernel, "values") < 0 || check_size(&n_voxels, m, kernel, "n_voxels") < 0 ||
+        check_size(&out, m * N_COUNT, kernel, "out") < 0)
+        goto done;
+    for (i = 0; i < v; i++)
+        if (!(doubles(&values)[i] > 0.0)) {
+            PyErr_Format(PyExc_ValueError, "%s: count values must be positive", kernel);
+            goto done;
+        }
+    if ((columns = (double *)malloc((size_t)(v + 1) * sizeof(double))) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < m; i++)
+        count_one(doubles(&matrix) + i * g * v, g, v, doubles(&values), doubles(&n_voxels)[i], columns,
+                  doubles(&out) + i * N_COUNT);
+    Py_END_ALLOW_THREADS
+    ok = 1;
+done:
+    free(columns);
+    array_release(&matrix);
+    array_release(&values);
+    array_release(&n_voxels);
+    array_release(&out);
+    if (!ok) return NULL;
+    Py_RETURN_NONE;
+}
+
 /* --- NGTDM and count histograms: one pass over the ROI's elements --- */
 
 PyDoc_STRVAR(ngtdm_accumulate_doc,
@@ -1321,6 +1457,7 @@ static PyMethodDef methods[] = {
     {"correlate_axis_pair", py_correlate_axis_pair, METH_VARARGS, correlate_axis_pair_doc},
     {"glcm_features", py_glcm_features, METH_VARARGS, glcm_features_doc},
     {"glcm_mcc", py_glcm_mcc, METH_VARARGS, glcm_mcc_doc},
+    {"count_features", py_count_features, METH_VARARGS, count_features_doc},
     {"ngtdm_accumulate", py_ngtdm_accumulate, METH_VARARGS, ngtdm_accumulate_doc},
     {"pair_histogram", py_pair_histogram, METH_VARARGS, pair_histogram_doc},
     {"order_statistics", py_order_statistics, METH_VARARGS, order_statistics_doc},

@@ -43,7 +43,7 @@ import pywt
 from scipy import ndimage
 
 from lai.imaging import Image
-from lai.radiomics.texture import compiled, roi_box
+from lai.radiomics.texture import compiled_numeric, roi_box
 
 BOUNDARY_MODES: dict[str, str] = {
     "zero": "constant",
@@ -60,23 +60,6 @@ SUBBANDS: tuple[str, ...] = tuple("".join(letters) for letters in itertools.prod
 """The 8 wavelet sub-bands, ``"LLL"`` ... ``"HHH"``: one letter per array axis, in axis order i, j, k."""
 
 T = TypeVar("T")
-
-
-def compiled_numeric() -> ModuleType | None:
-    """Return :mod:`lai.radiomics.numeric` (the C passes of filters, first order and GLCM), or ``None``.
-
-    ``None`` (the numpy and scipy passes run) when the C extensions are switched off or missing: when
-    :func:`lai.radiomics.texture.compiled` is ``None`` (``LAI_RADIOMICS_KERNELS=numpy``) or
-    ``lai.radiomics._numeric`` was not built. Follows :func:`lai.radiomics.texture.compiled`, which reads
-    the switch once per process (``texture.compiled.cache_clear()`` reads it again for both).
-    """
-    if compiled() is None:
-        return None
-    try:  # once imported, a lookup in sys.modules
-        from lai.radiomics import numeric
-    except ImportError:
-        return None
-    return numeric
 
 
 # --- Laplacian of Gaussian ---

@@ -14,7 +14,7 @@ from types import ModuleType
 import numpy as np
 
 from lai.radiomics.discretisation import discretise_fixed_bin_count, discretise_fixed_bin_width
-from lai.radiomics.filters import compiled_numeric
+from lai.radiomics.texture import compiled_numeric
 
 _EPS = float(np.spacing(1))
 

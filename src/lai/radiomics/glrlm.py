@@ -28,10 +28,12 @@ import numpy as np
 
 from lai.radiomics.catalogue import FeatureDefinition
 from lai.radiomics.texture import (
+    COUNT_FEATURES,
     DIRECTIONAL_AGGREGATIONS,
     aggregation_dims,
     average_features,
     compiled,
+    compiled_numeric,
     direction_steps,
     directions,
     entropy,
@@ -353,5 +355,35 @@ def glrlm_matrix_features(stack: np.ndarray) -> dict[str, np.ndarray]:
     Rows of absent grey levels and columns of absent lengths add nothing, so matrices of different sizes
     may be padded with zeros to stack them.
     """
+    numeric = compiled_numeric()
+    if numeric is not None and stack.ndim == 3 and stack.shape[2] > 0:
+        # the count-matrix features with the run length as the count, and the voxels N_v = sum_j j r_.j
+        # (one pass per matrix in C)
+        r = np.asarray(stack, dtype=np.float64)
+        lengths = np.arange(1, r.shape[2] + 1, dtype=np.float64)
+        table = numeric.count_features(r, lengths, r.sum(axis=1) @ lengths)
+        columns = dict(zip(COUNT_FEATURES, table.T, strict=True))
+        return {f.base_tag: columns[_AS_COUNT_FEATURE[f.base_tag]] for f in FEATURES}
     c = _RunLengths.of(stack)
     return {f.base_tag: _FEATURE_FUNCTIONS[f.base_tag](c) for f in FEATURES}
+
+
+_AS_COUNT_FEATURE = {
+    "rlm_sre": "small_emphasis",
+    "rlm_lre": "large_emphasis",
+    "rlm_lgre": "low_grey_emphasis",
+    "rlm_hgre": "high_grey_emphasis",
+    "rlm_srlge": "small_low_grey_emphasis",
+    "rlm_srhge": "small_high_grey_emphasis",
+    "rlm_lrlge": "large_low_grey_emphasis",
+    "rlm_lrhge": "large_high_grey_emphasis",
+    "rlm_glnu": "grey_non_uniformity",
+    "rlm_glnu_norm": "grey_non_uniformity_norm",
+    "rlm_rlnu": "count_non_uniformity",
+    "rlm_rlnu_norm": "count_non_uniformity_norm",
+    "rlm_r_perc": "percentage",
+    "rlm_gl_var": "grey_variance",
+    "rlm_rl_var": "count_variance",
+    "rlm_rl_entr": "count_entropy",
+}
+"""Each run length feature as the count-matrix feature of the same formula (:data:`COUNT_FEATURES`)."""

@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 
 from lai.radiomics.catalogue import FeatureDefinition
-from lai.radiomics.filters import compiled_numeric
 from lai.radiomics.texture import (
     VOLUME_AGGREGATIONS,
     average_features,
     check_aggregation,
+    compiled_numeric,
     neighbourhood_sums,
     roi_levels,
     slice_index,

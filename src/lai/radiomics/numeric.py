@@ -5,7 +5,7 @@ Python C API, built by ``pip install``; each function releases the GIL while it 
 parallel). They replace numpy and scipy passes of :mod:`lai.radiomics.filters`,
 :mod:`lai.radiomics.firstorder` and :func:`lai.radiomics.pyradiomics_compat.glcm_matrix_features`, which
 remain the reference (the tests compare both) and the fallback: importing this module raises
-``ImportError`` when the extension was not built, and :func:`lai.radiomics.filters.compiled_numeric`
+``ImportError`` when the extension was not built, and :func:`lai.radiomics.texture.compiled_numeric`
 then returns ``None``.
 
 - :func:`correlate1d` evaluates every output as ``scipy.ndimage.correlate1d`` does (same products, same
@@ -30,6 +30,9 @@ PAD_MODES: dict[str, str] = {
     "wrap": "wrap",
 }
 """``scipy.ndimage`` mode -> ``numpy.pad`` mode that extends an array the same way."""
+
+COUNT_FEATURE_COLUMNS = 17
+"""Columns of :func:`count_features`: the features of :data:`lai.radiomics.texture.COUNT_FEATURES`, in order."""
 
 GLCM_FEATURES: tuple[str, ...] = (
     "Autocorrelation",
@@ -228,6 +231,19 @@ def glcm_mcc(counts: np.ndarray) -> np.ndarray:
     counts = _float64(counts)
     out = np.empty(counts.shape[0])
     _numeric.glcm_mcc(counts, out)
+    return out
+
+
+def count_features(matrix: np.ndarray, values: np.ndarray, n_voxels: np.ndarray) -> np.ndarray:
+    """Return the :data:`lai.radiomics.texture.COUNT_FEATURES` (columns) of each matrix of ``matrix`` (M, G, V).
+
+    The definitions of :func:`lai.radiomics.texture.count_matrix_features` (``values`` (V,) the positive
+    counts of the columns, ``n_voxels`` (M,) the ROI voxels of each matrix), one pass per matrix in C;
+    agrees with the numpy formulas to 1e-12 relative (tested).
+    """
+    matrix = _float64(matrix)
+    out = np.empty((matrix.shape[0], COUNT_FEATURE_COLUMNS))
+    _numeric.count_features(matrix, _float64(values).ravel(), _float64(n_voxels).ravel(), out)
     return out
 
 

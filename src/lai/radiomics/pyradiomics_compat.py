@@ -75,6 +75,7 @@ from lai.radiomics.texture import (
     aggregation_dims,
     checked_roi,
     compiled,
+    compiled_numeric,
     count_matrices,
     count_matrix_features,
     dependence_per_voxel,
@@ -499,12 +500,12 @@ def glcm_matrix_features(
     matrix (non-negative integers); ``n_g`` the ``N_g`` of Idn and Idmn (one number, or one per matrix).
     Rows and columns of absent grey levels add nothing, so matrices may be padded with zeros to stack them
     (PyRadiomics removes them; the sums are the same). Logarithms are ``log2(x + eps)``, eps the float64
-    machine epsilon. With the C extension (``filters.compiled_numeric()``) every feature comes from C: one
+    machine epsilon. With the C extension (``compiled_numeric()``) every feature comes from C: one
     pass per matrix, and MCC's eigenvalue (agreeing with this numpy code to 1e-12 relative, tested).
     """
     n_g = np.asarray(n_g, dtype=np.float64).reshape(-1, 1)  # (1 or M, 1) against (M, k) below
     levels = np.broadcast_to(np.asarray(grey, dtype=np.float64), counts.shape[:2])  # (M, n)
-    numeric = filters.compiled_numeric()
+    numeric = compiled_numeric()
     if numeric is not None and counts.shape[-1] >= 2:
         table = numeric.glcm_features(counts, levels, np.broadcast_to(n_g[:, 0], (len(counts),)))
         columns = dict(zip(numeric.GLCM_FEATURES, table.T, strict=True))
@@ -727,7 +728,7 @@ ROI's number of voxels."""
 
 
 def _count_matrix(grey: np.ndarray, counts: np.ndarray, mask: np.ndarray, n_levels: int) -> _CountMatrix:
-    numeric = filters.compiled_numeric()
+    numeric = compiled_numeric()
     if numeric is not None and counts.size and int(counts.max()) < 4096:  # dependence counts: one C pass
         matrix, values = numeric.count_matrix(grey, counts, n_levels)
         return matrix, values, int(np.count_nonzero(mask))

@@ -98,6 +98,23 @@ def compiled() -> ModuleType | None:
     return kernels
 
 
+def compiled_numeric() -> ModuleType | None:
+    """Return :mod:`lai.radiomics.numeric` (the C passes of filters, first order and GLCM), or ``None``.
+
+    ``None`` (the numpy and scipy passes run) when the C extensions are switched off or missing: when
+    :func:`lai.radiomics.texture.compiled` is ``None`` (``LAI_RADIOMICS_KERNELS=numpy``) or
+    ``lai.radiomics._numeric`` was not built. Follows :func:`compiled`, which reads the switch once per
+    process (``compiled.cache_clear()`` reads it again for both).
+    """
+    if compiled() is None:
+        return None
+    try:  # once imported, a lookup in sys.modules
+        from lai.radiomics import numeric
+    except ImportError:
+        return None
+    return numeric
+
+
 def flat_steps(offsets: np.ndarray | list[tuple[int, int, int]], padded_shape: tuple[int, ...]) -> np.ndarray:
     """Return the :func:`flat_step` of each offset as an int64 array."""
     return np.array([flat_step(np.asarray(o), padded_shape) for o in offsets], dtype=np.int64)
@@ -598,9 +615,14 @@ def count_matrix_features(
     ``matrix`` has shape (n, N_g, N_c): element [., i-1, c] counts entities (zones, dependence
     neighbourhoods) of grey level i and count j = ``count_values[c]`` (zone size, zone distance,
     dependence count). ``n_voxels`` (n,) is each matrix's number of ROI voxels. A matrix with no entity
-    gives NaN everywhere. The formulas are those of :mod:`lai.radiomics.glszm`'s table, the zone size
-    read as the count.
+    gives NaN everywhere (but ``percentage``, 0). The formulas are those of :mod:`lai.radiomics.glszm`'s
+    table, the zone size read as the count. With the C extension (:func:`compiled_numeric`) one pass per
+    matrix computes them all (:func:`lai.radiomics.numeric.count_features`).
     """
+    numeric = compiled_numeric()
+    if numeric is not None and matrix.ndim == 3 and np.all(np.asarray(count_values) > 0):
+        table = numeric.count_features(matrix, count_values, np.asarray(n_voxels))
+        return dict(zip(COUNT_FEATURES, table.T, strict=True))
     i = np.arange(1, matrix.shape[1] + 1, dtype=np.float64)
     j = np.asarray(count_values, dtype=np.float64)
     total = matrix.sum(axis=(1, 2))
