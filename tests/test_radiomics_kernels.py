@@ -638,6 +638,29 @@ def test_shape_features_match_the_mesh_pass(use_compiled: Switch, affine: np.nda
                 assert compiled[name] == value, name
 
 
+def test_candidate_diameters_are_the_largest_distances_per_plane() -> None:
+    rng = np.random.default_rng(21)
+    doubled = rng.integers(-6, 7, size=(300, 3))
+    points = doubled * np.array([0.35, 0.4, 2.5]) + rng.normal(0.0, 0.01, size=(300, 3))
+    flags = rng.integers(0, 16, size=300).astype(np.uint8)
+    got = kernels.candidate_diameters(points, doubled, flags)
+
+    def brute(rows: np.ndarray, axis: int | None) -> float:
+        largest = 0.0
+        for a in rows:
+            for b in rows:
+                if axis is None or doubled[a, axis] == doubled[b, axis]:
+                    d = points[a] - points[b]
+                    largest = max(largest, (d[0] * d[0] + d[2] * d[2]) + d[1] * d[1])
+        return largest
+
+    expected = [brute(np.flatnonzero(flags & 1), None)]
+    expected += [brute(np.flatnonzero(flags & bit), axis) for bit, axis in ((2, 2), (4, 1), (8, 0))]
+    assert got.tolist() == expected
+    # no candidate, one candidate: no pair
+    assert kernels.candidate_diameters(points[:1], doubled[:1], flags[:1] | 15).tolist() == [0.0] * 4
+
+
 def test_shape_kernels_refuse_bad_buffers() -> None:
     counts, origins, sums = np.empty(256, np.int64), np.empty(768, np.int64), np.empty(10, np.int64)
     vertices, ends, one = np.empty((64, 3), np.int64), np.empty(64, np.uint8), np.ones((1, 1, 1), dtype=bool)

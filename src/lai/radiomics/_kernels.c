@@ -1267,6 +1267,104 @@ done:
     return result;
 }
 
+/* A row and its key (its doubled coordinate across a plane), to sort a plane's candidates into groups. */
+typedef struct {
+    int64_t key;
+    Py_ssize_t row;
+} Keyed;
+
+static int keyed_order(const void *a, const void *b) {
+    const int64_t ka = ((const Keyed *)a)->key, kb = ((const Keyed *)b)->key;
+    return (ka > kb) - (ka < kb);
+}
+
+PyDoc_STRVAR(candidate_diameters_doc,
+             "candidate_diameters(points, doubled, flags, out)\n\n"
+             "out (float64, 4) = the largest squared distance between rows of points (float64, n x 3) with\n"
+             "flag bit 0, and per plane those with bit 1 (equal doubled[:, 2]), bit 2 (equal doubled[:, 1]),\n"
+             "bit 3 (equal doubled[:, 0]) within one plane; doubled int64 (n x 3), flags uint8 (n,).");
+
+static PyObject *py_candidate_diameters(PyObject *self, PyObject *args) {
+    const char *kernel = "candidate_diameters";
+    PyObject *points_obj, *doubled_obj, *flags_obj, *out_obj, *result = NULL;
+    Array points = {0}, doubled = {0}, flags = {0}, out = {0};
+    Py_ssize_t n, a;
+    double *x = NULL;
+    Keyed *keyed = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOO", &points_obj, &doubled_obj, &flags_obj, &out_obj)) return NULL;
+    if (array_get(points_obj, &points, kernel, "points", ONLY(TYPE_f64), 0) < 0 ||
+        array_get(doubled_obj, &doubled, kernel, "doubled", ONLY(TYPE_i64), 0) < 0 ||
+        array_get(flags_obj, &flags, kernel, "flags", ONLY(TYPE_u8), 0) < 0 ||
+        array_get(out_obj, &out, kernel, "out", ONLY(TYPE_f64), 1) < 0)
+        goto done;
+    if (points.view.ndim != 2 || points.view.shape[1] != 3) {
+        PyErr_Format(PyExc_ValueError, "%s: points must have shape (n, 3)", kernel);
+        goto done;
+    }
+    n = points.view.shape[0];
+    if (check_size(&doubled, 3 * n, kernel, "doubled") < 0 || check_size(&flags, n, kernel, "flags") < 0 ||
+        check_size(&out, 4, kernel, "out") < 0)
+        goto done;
+    if ((x = (double *)malloc(7 * (size_t)n * sizeof(double) + 1)) == NULL ||
+        (keyed = (Keyed *)malloc((size_t)n * sizeof(Keyed) + 1)) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    {
+        const double *p = doubles(&points);
+        const int64_t *d = int64s(&doubled);
+        const uint8_t *f = (const uint8_t *)flags.view.buf;
+        double *y = x + n, *z = y + n, *scratch = z + n, *o = doubles(&out);
+        Py_ssize_t kept = 0, plane, start, end;
+        for (a = 0; a < n; a++)
+            if (f[a] & 1) {
+                x[kept] = p[3 * a];
+                y[kept] = p[3 * a + 1];
+                z[kept] = p[3 * a + 2];
+                kept++;
+            }
+        o[0] = kept >= 2 ? largest_in_group(x, y, z, kept, 0.0, scratch) : 0.0;
+        for (plane = 0; plane < 3; plane++) { /* bit 1: fixed k (axis 2), bit 2: j, bit 3: i */
+            const int bit = 2 << plane;
+            const Py_ssize_t axis = 2 - plane;
+            double largest = 0.0;
+            kept = 0;
+            for (a = 0; a < n; a++)
+                if (f[a] & bit) {
+                    keyed[kept].key = d[3 * a + axis];
+                    keyed[kept].row = a;
+                    kept++;
+                }
+            qsort(keyed, (size_t)kept, sizeof(Keyed), keyed_order);
+            for (a = 0; a < kept; a++) {
+                const Py_ssize_t row = keyed[a].row;
+                x[a] = p[3 * row];
+                y[a] = p[3 * row + 1];
+                z[a] = p[3 * row + 2];
+            }
+            for (start = 0; start < kept; start = end) {
+                for (end = start + 1; end < kept && keyed[end].key == keyed[start].key; end++) {
+                }
+                if (end - start >= 2)
+                    largest = largest_in_group(x + start, y + start, z + start, end - start, largest, scratch);
+            }
+            o[1 + plane] = largest;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    free(x);
+    free(keyed);
+    array_release(&points);
+    array_release(&doubled);
+    array_release(&flags);
+    array_release(&out);
+    return result;
+}
+
 /* --- Marching-cubes mesh of a binary mask, cube by cube (shape volume, area and vertices) --- */
 
 /* The mask is read as if padded by one empty voxel on every side: cube (i, j, k), i = -1 .. n0 - 1 (and
@@ -1745,6 +1843,7 @@ static PyMethodDef methods[] = {
     {"label_bounds", py_label_bounds, METH_VARARGS, label_bounds_doc},
     {"cropped_levels", py_cropped_levels, METH_VARARGS, cropped_levels_doc},
     {"largest_squared_distance", py_largest_squared_distance, METH_VARARGS, largest_squared_distance_doc},
+    {"candidate_diameters", py_candidate_diameters, METH_VARARGS, candidate_diameters_doc},
     {"mesh_cubes", py_mesh_cubes, METH_VARARGS, mesh_cubes_doc},
     {"diameter_candidates", py_diameter_candidates, METH_VARARGS, diameter_candidates_doc},
     {NULL, NULL, 0, NULL},

@@ -190,6 +190,25 @@ def largest_squared_distance(points: np.ndarray, starts: np.ndarray, ends: np.nd
         )
 
 
+def candidate_diameters(points: np.ndarray, doubled: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """Return the squared Maximum3DDiameter and the three squared in-plane diameters of candidate points.
+
+    ``points`` (float64, (n, 3)) are the candidates' world positions, ``doubled`` (int64, (n, 3)) twice
+    their index coordinates and ``flags`` their :func:`diameter_candidates` bits: the 3D value is the
+    largest squared distance among the rows with bit 0; then, for bits 1, 2, 3, among the rows of one
+    plane of fixed k, j, i (equal ``doubled`` along that axis). Each pair as
+    :func:`largest_squared_distance` measures it, so the same bits.
+    """
+    out = np.empty(4)
+    _kernels.candidate_diameters(
+        np.ascontiguousarray(points, dtype=np.float64),
+        np.ascontiguousarray(doubled, dtype=np.int64),
+        np.ascontiguousarray(flags, dtype=np.uint8),
+        out,
+    )
+    return out
+
+
 def mesh_cubes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return (cubes per configuration (256,), sum of their origins (256, 3), voxel sums (10,), vertices, ends).
 

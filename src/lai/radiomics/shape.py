@@ -311,16 +311,12 @@ def _compiled_diameters(
     positions are computed.
     """
     flags = kernels.diameter_candidates(doubled, axis_ends)
-    kept = np.flatnonzero(flags & 1)
-    if kept.size < 4:
-        kept = np.arange(len(doubled))
-    ends = np.array([kept.size])
-    diameters = [float(np.sqrt(kernels.largest_squared_distance(world(kept), ends * 0, ends)))]
-    for bit, axis in ((2, 2), (4, 1), (8, 0)):
-        found = np.flatnonzero(flags & bit)
-        order = found[np.argsort(doubled[found, axis], kind="stable")]
-        diameters.append(_largest_distance_per_group(world(order), doubled[order, axis]))
-    return diameters[0], diameters[1], diameters[2], diameters[3]
+    if np.count_nonzero(flags & 1) < 4:
+        flags |= 1  # too few to be sure of the hull: every vertex
+    rows = np.flatnonzero(flags)
+    squared = kernels.candidate_diameters(world(rows), doubled[rows], flags[rows])
+    largest, slice_diameter, column_diameter, row_diameter = np.sqrt(squared).tolist()
+    return largest, slice_diameter, column_diameter, row_diameter
 
 
 def maximum_2d_diameters(mesh: Mesh) -> tuple[float, float, float]:
