@@ -873,6 +873,18 @@ static int check_3d(const Array *array, const Py_ssize_t *shape, const char *ker
     return 0;
 }
 
+/* Grow the box [lo, hi) (hi exclusive) to hold line (i, j) of an array scanned in C order, from element
+ * first to element last along the last axis. */
+static inline void extend_box(Py_ssize_t *lo, Py_ssize_t *hi, Py_ssize_t i, Py_ssize_t j, Py_ssize_t first,
+                              Py_ssize_t last) {
+    lo[0] = i < lo[0] ? i : lo[0];
+    hi[0] = i + 1;
+    lo[1] = j < lo[1] ? j : lo[1];
+    hi[1] = j + 1 > hi[1] ? j + 1 : hi[1];
+    lo[2] = first < lo[2] ? first : lo[2];
+    hi[2] = last + 1 > hi[2] ? last + 1 : hi[2];
+}
+
 /* Per line along the last axis: the first and last ROI voxel bound the box; the levels' extremes are
  * taken between them, and the voxels outside the ROI must have level 0 (else clean = 0). */
 #define DEFINE_ROI_BOUNDS(S, T, CODE)                                                                    \
@@ -913,12 +925,7 @@ static int check_3d(const Array *array, const Py_ssize_t *shape, const char *ker
                 }                                                                                        \
                 smallest = low < smallest ? low : smallest;                                              \
                 largest = high > largest ? high : largest;                                               \
-                lo[0] = i < lo[0] ? i : lo[0];                                                           \
-                hi[0] = i + 1;                                                                           \
-                lo[1] = j < lo[1] ? j : lo[1];                                                           \
-                hi[1] = j + 1 > hi[1] ? j + 1 : hi[1];                                                   \
-                lo[2] = first < lo[2] ? first : lo[2];                                                   \
-                hi[2] = last + 1 > hi[2] ? last + 1 : hi[2];                                             \
+                extend_box(lo, hi, i, j, first, last);                                                   \
             }                                                                                            \
         }                                                                                                \
         for (a = 0; a < 8; a++) out[a] = -1;                                                             \
@@ -991,12 +998,7 @@ done:
                     }                                                                                    \
                     for (last = shape[2] - 1; row[last] != value; last--) {                              \
                     }                                                                                    \
-                    lo[0] = i < lo[0] ? i : lo[0];                                                       \
-                    hi[0] = i + 1;                                                                       \
-                    lo[1] = j < lo[1] ? j : lo[1];                                                       \
-                    hi[1] = j + 1 > hi[1] ? j + 1 : hi[1];                                               \
-                    lo[2] = first < lo[2] ? first : lo[2];                                               \
-                    hi[2] = last + 1 > hi[2] ? last + 1 : hi[2];                                         \
+                    extend_box(lo, hi, i, j, first, last);                                               \
                 }                                                                                        \
             }                                                                                            \
         }                                                                                                \
