@@ -87,6 +87,19 @@ def test_second_run_is_served_from_the_cache(dataset: Dataset, tmp_path: Path) -
     assert other_settings.metadata["settings_hash"] != first.metadata["settings_hash"]
 
 
+def test_a_new_feature_revision_is_not_served_older_cached_values(
+    dataset: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lai.radiomics import table
+
+    cache = tmp_path / "cache"
+    extract_dataset(dataset, cache_dir=cache, scheduler="sync")
+    assert len(sorted(cache.rglob("*.pkl"))) == 3
+    monkeypatch.setattr(table, "FEATURE_REVISION", table.FEATURE_REVISION + 1)
+    extract_dataset(dataset, cache_dir=cache, scheduler="sync")
+    assert len(sorted(cache.rglob("*.pkl"))) == 6  # computed again under new keys
+
+
 def test_metadata_records_settings_sequences_and_dataset(dataset: Dataset, tmp_path: Path) -> None:
     table = extract_dataset(dataset, sequences=["portal", "t2w"], scheduler="sync")
     meta = table.metadata
