@@ -497,9 +497,19 @@ def test_pyradiomics_triangles_join_face_diagonals_only_through_corner_0_1_1() -
     assert area(classic[0b1001]) == pytest.approx(2 * math.sqrt(3) / 8, rel=1e-14)
     # the other diagonal of that face, (0, 1, 0) and (0, 0, 1), bits 2 and 1, stays split
     assert area(joined[0b0110]) == pytest.approx(2 * math.sqrt(3) / 8, rel=1e-14)
-    # a configuration and its complement have the same surface
+    # every triangle corner of every configuration is the midpoint of a cube edge whose two ends differ,
+    # and every such edge carries a corner: the surface crosses exactly the edges it must
+    bits = np.arange(8)
+    corners = np.stack([bits >> 2 & 1, bits >> 1 & 1, bits & 1], axis=1)
+    edges = [(a, b) for a in range(8) for b in range(a + 1, 8) if np.abs(corners[a] - corners[b]).sum() == 1]
     for configuration in range(1, 255):
-        assert area(joined[configuration]) == pytest.approx(area(joined[configuration ^ 0xFF]), rel=1e-12)
+        used = {tuple(point) for point in joined[configuration].reshape(-1, 3) if point.any()}
+        crossed = {
+            tuple((corners[a] + corners[b]) / 2)
+            for a, b in edges
+            if (configuration >> a & 1) != (configuration >> b & 1)
+        }
+        assert used == crossed, configuration
 
 
 @pytest.mark.parametrize(

@@ -21,22 +21,17 @@ run of length 1, a constant ROI zero grey level variance); an empty ROI gives Na
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 
 from lai.radiomics.catalogue import FeatureDefinition
 from lai.radiomics.texture import (
-    COUNT_FEATURES,
     DIRECTIONAL_AGGREGATIONS,
     aggregation_dims,
     average_features,
     compiled,
-    compiled_numeric,
+    count_matrix_features,
     direction_steps,
     directions,
-    entropy,
     lines_along,
     matrices_for_aggregation,
     padded_roi,
@@ -158,149 +153,29 @@ def _run_length_counts(
     return counts
 
 
-# --- Features, each evaluated on a stack of run length matrices ---
+# --- Features of a stack of run length matrices ---
 
 
-@dataclass(frozen=True)
-class _RunLengths:
-    """A stack of M run length matrices and the sums every feature shares.
-
-    Every weight but the entropy's is a product ``f(i) g(j)``, so the features read the matrices once, as
-    ``r @ g`` per length weight ``g`` (:meth:`weighted`), then small sums over the grey levels.
-    """
-
-    r: np.ndarray  # (M, N_g, L) run counts r_ij
-    i: np.ndarray  # (N_g,) grey levels
-    j: np.ndarray  # (L,) run lengths
-    n_s: np.ndarray  # (M,) number of runs
-    r_i: np.ndarray  # (M, N_g) runs per grey level
-    r_j: np.ndarray  # (M, L) runs per length
-    by_length: dict[str, np.ndarray]  # (M, N_g) sum_j r_ij g(j) of the length weights g below
-
-    @classmethod
-    def of(cls, counts: np.ndarray) -> _RunLengths:
-        r = counts.astype(float)
-        i = np.arange(1, r.shape[1] + 1, dtype=float)
-        j = np.arange(1, r.shape[2] + 1, dtype=float)
-        weights = np.stack([1.0 / j**2, j**2])  # short and long runs
-        products = r @ weights.T  # (M, N_g, 2)
-        r_i = r.sum(axis=2)
-        by_length = {"short": products[:, :, 0], "long": products[:, :, 1]}
-        return cls(r, i, j, r_i.sum(axis=1), r_i, r.sum(axis=1), by_length)
-
-    def grey_mean(self, weights: np.ndarray, per_level: np.ndarray | None = None) -> np.ndarray:
-        """``sum_i w_i x_i / N_s`` per matrix, ``x`` the runs per grey level (or ``per_level``, (M, N_g))."""
-        return (self.r_i if per_level is None else per_level) @ weights / self.n_s
-
-    def length_mean(self, weights: np.ndarray) -> np.ndarray:
-        """``sum_j w_j r_.j / N_s`` per matrix."""
-        return self.r_j @ weights / self.n_s
-
-    @staticmethod
-    def variance(values: np.ndarray, marginal: np.ndarray, n_s: np.ndarray) -> np.ndarray:
-        """``sum_v (v - mu)^2 p_v`` with ``mu = sum_v v p_v``, ``p`` the ``marginal`` (M, V) over ``n_s``."""
-        mu = marginal @ values / n_s
-        return (marginal * (values[None, :] - mu[:, None]) ** 2).sum(axis=1) / n_s
-
-
-def sre(c: _RunLengths) -> np.ndarray:
-    """Short runs emphasis (22OV): ``sum_j r_.j / j^2 / N_s``."""
-    return c.length_mean(1.0 / c.j**2)
-
-
-def lre(c: _RunLengths) -> np.ndarray:
-    """Long runs emphasis (W4KF): ``sum_j r_.j j^2 / N_s``."""
-    return c.length_mean(c.j**2)
-
-
-def lgre(c: _RunLengths) -> np.ndarray:
-    """Low grey level run emphasis (V3SW): ``sum_i r_i. / i^2 / N_s``."""
-    return c.grey_mean(1.0 / c.i**2)
-
-
-def hgre(c: _RunLengths) -> np.ndarray:
-    """High grey level run emphasis (G3QZ): ``sum_i r_i. i^2 / N_s``."""
-    return c.grey_mean(c.i**2)
-
-
-def srlge(c: _RunLengths) -> np.ndarray:
-    """Short run low grey level emphasis (HTZT): ``sum_ij r_ij / (i^2 j^2) / N_s``."""
-    return c.grey_mean(1.0 / c.i**2, c.by_length["short"])
-
-
-def srhge(c: _RunLengths) -> np.ndarray:
-    """Short run high grey level emphasis (GD3A): ``sum_ij r_ij i^2 / j^2 / N_s``."""
-    return c.grey_mean(c.i**2, c.by_length["short"])
-
-
-def lrlge(c: _RunLengths) -> np.ndarray:
-    """Long run low grey level emphasis (IVPO): ``sum_ij r_ij j^2 / i^2 / N_s``."""
-    return c.grey_mean(1.0 / c.i**2, c.by_length["long"])
-
-
-def lrhge(c: _RunLengths) -> np.ndarray:
-    """Long run high grey level emphasis (3KUM): ``sum_ij r_ij i^2 j^2 / N_s``."""
-    return c.grey_mean(c.i**2, c.by_length["long"])
-
-
-def glnu(c: _RunLengths) -> np.ndarray:
-    """Grey level non-uniformity (R5YN): ``sum_i r_i.^2 / N_s``."""
-    return (c.r_i**2).sum(axis=1) / c.n_s
-
-
-def glnu_norm(c: _RunLengths) -> np.ndarray:
-    """Normalised grey level non-uniformity (OVBL): ``sum_i r_i.^2 / N_s^2``."""
-    return glnu(c) / c.n_s
-
-
-def rlnu(c: _RunLengths) -> np.ndarray:
-    """Run length non-uniformity (W92Y): ``sum_j r_.j^2 / N_s``."""
-    return (c.r_j**2).sum(axis=1) / c.n_s
-
-
-def rlnu_norm(c: _RunLengths) -> np.ndarray:
-    """Normalised run length non-uniformity (IC23): ``sum_j r_.j^2 / N_s^2``."""
-    return rlnu(c) / c.n_s
-
-
-def r_perc(c: _RunLengths) -> np.ndarray:
-    """Run percentage (9ZK5): ``N_s / N_v``, with ``N_v = sum_j j r_.j`` (voxels once per merged direction)."""
-    return 1.0 / c.length_mean(c.j)
-
-
-def gl_var(c: _RunLengths) -> np.ndarray:
-    """Grey level variance (8CE5): ``sum_ij (i - mu)^2 p_ij`` with ``mu = sum_ij i p_ij``."""
-    return c.variance(c.i, c.r_i, c.n_s)
-
-
-def rl_var(c: _RunLengths) -> np.ndarray:
-    """Run length variance (SXLW): ``sum_ij (j - mu)^2 p_ij`` with ``mu = sum_ij j p_ij``."""
-    return c.variance(c.j, c.r_j, c.n_s)
-
-
-def rl_entr(c: _RunLengths) -> np.ndarray:
-    """Run entropy (HJ9O): ``-sum_ij p_ij log2 p_ij``."""
-    return entropy(c.r / c.n_s[:, None, None], (1, 2))
-
-
-_FEATURE_FUNCTIONS: dict[str, Callable[[_RunLengths], np.ndarray]] = {
-    "rlm_sre": sre,
-    "rlm_lre": lre,
-    "rlm_lgre": lgre,
-    "rlm_hgre": hgre,
-    "rlm_srlge": srlge,
-    "rlm_srhge": srhge,
-    "rlm_lrlge": lrlge,
-    "rlm_lrhge": lrhge,
-    "rlm_glnu": glnu,
-    "rlm_glnu_norm": glnu_norm,
-    "rlm_rlnu": rlnu,
-    "rlm_rlnu_norm": rlnu_norm,
-    "rlm_r_perc": r_perc,
-    "rlm_gl_var": gl_var,
-    "rlm_rl_var": rl_var,
-    "rlm_rl_entr": rl_entr,
+_AS_COUNT_FEATURE = {
+    "rlm_sre": "small_emphasis",  # sum_j r_.j / j^2 / N_s
+    "rlm_lre": "large_emphasis",  # sum_j r_.j j^2 / N_s
+    "rlm_lgre": "low_grey_emphasis",  # sum_i r_i. / i^2 / N_s
+    "rlm_hgre": "high_grey_emphasis",  # sum_i r_i. i^2 / N_s
+    "rlm_srlge": "small_low_grey_emphasis",  # sum_ij r_ij / (i^2 j^2) / N_s
+    "rlm_srhge": "small_high_grey_emphasis",  # sum_ij r_ij i^2 / j^2 / N_s
+    "rlm_lrlge": "large_low_grey_emphasis",  # sum_ij r_ij j^2 / i^2 / N_s
+    "rlm_lrhge": "large_high_grey_emphasis",  # sum_ij r_ij i^2 j^2 / N_s
+    "rlm_glnu": "grey_non_uniformity",  # sum_i r_i.^2 / N_s
+    "rlm_glnu_norm": "grey_non_uniformity_norm",  # sum_i r_i.^2 / N_s^2
+    "rlm_rlnu": "count_non_uniformity",  # sum_j r_.j^2 / N_s
+    "rlm_rlnu_norm": "count_non_uniformity_norm",  # sum_j r_.j^2 / N_s^2
+    "rlm_r_perc": "percentage",  # N_s / N_v
+    "rlm_gl_var": "grey_variance",  # sum_ij (i - mu)^2 p_ij, mu = sum_ij i p_ij
+    "rlm_rl_var": "count_variance",  # sum_ij (j - mu)^2 p_ij, mu = sum_ij j p_ij
+    "rlm_rl_entr": "count_entropy",  # -sum_ij p_ij log2 p_ij
 }
+"""Each run length feature (IBSI's formula beside it) as the count-matrix feature of the same formula
+(:data:`lai.radiomics.texture.COUNT_FEATURES`), the run length read as the count."""
 
 
 def glrlm_features(
@@ -353,37 +228,11 @@ def glrlm_matrix_features(stack: np.ndarray) -> dict[str, np.ndarray]:
     """Return the 16 run length features (by base tag) of each matrix of a stack (M, N_g, L), one value each.
 
     Rows of absent grey levels and columns of absent lengths add nothing, so matrices of different sizes
-    may be padded with zeros to stack them.
+    may be padded with zeros to stack them. A run length matrix is a count matrix whose counts are the
+    lengths 1..L, its voxels ``N_v = sum_j j r_.j``: the formulas are
+    :func:`lai.radiomics.texture.count_matrix_features` (one C pass per matrix with the extension).
     """
-    numeric = compiled_numeric()
-    if numeric is not None and stack.ndim == 3 and stack.shape[2] > 0:
-        # the count-matrix features with the run length as the count, and the voxels N_v = sum_j j r_.j
-        # (one pass per matrix in C)
-        r = np.asarray(stack, dtype=np.float64)
-        lengths = np.arange(1, r.shape[2] + 1, dtype=np.float64)
-        table = numeric.count_features(r, lengths, r.sum(axis=1) @ lengths)
-        columns = dict(zip(COUNT_FEATURES, table.T, strict=True))
-        return {f.base_tag: columns[_AS_COUNT_FEATURE[f.base_tag]] for f in FEATURES}
-    c = _RunLengths.of(stack)
-    return {f.base_tag: _FEATURE_FUNCTIONS[f.base_tag](c) for f in FEATURES}
-
-
-_AS_COUNT_FEATURE = {
-    "rlm_sre": "small_emphasis",
-    "rlm_lre": "large_emphasis",
-    "rlm_lgre": "low_grey_emphasis",
-    "rlm_hgre": "high_grey_emphasis",
-    "rlm_srlge": "small_low_grey_emphasis",
-    "rlm_srhge": "small_high_grey_emphasis",
-    "rlm_lrlge": "large_low_grey_emphasis",
-    "rlm_lrhge": "large_high_grey_emphasis",
-    "rlm_glnu": "grey_non_uniformity",
-    "rlm_glnu_norm": "grey_non_uniformity_norm",
-    "rlm_rlnu": "count_non_uniformity",
-    "rlm_rlnu_norm": "count_non_uniformity_norm",
-    "rlm_r_perc": "percentage",
-    "rlm_gl_var": "grey_variance",
-    "rlm_rl_var": "count_variance",
-    "rlm_rl_entr": "count_entropy",
-}
-"""Each run length feature as the count-matrix feature of the same formula (:data:`COUNT_FEATURES`)."""
+    r = np.asarray(stack, dtype=np.float64)
+    lengths = np.arange(1, r.shape[2] + 1, dtype=np.float64)
+    columns = count_matrix_features(r, lengths, r.sum(axis=1) @ lengths)
+    return {f.base_tag: columns[_AS_COUNT_FEATURE[f.base_tag]] for f in FEATURES}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 import lai.radiomics._numeric as _numeric
+from lai.radiomics.texture import COUNT_FEATURES
 
 PAD_MODES: dict[str, str] = {
     "reflect": "symmetric",
@@ -30,9 +31,6 @@ PAD_MODES: dict[str, str] = {
     "wrap": "wrap",
 }
 """``scipy.ndimage`` mode -> ``numpy.pad`` mode that extends an array the same way."""
-
-COUNT_FEATURE_COLUMNS = 17
-"""Columns of :func:`count_features`: the features of :data:`lai.radiomics.texture.COUNT_FEATURES`, in order."""
 
 GLCM_FEATURES: tuple[str, ...] = (
     "Autocorrelation",
@@ -242,7 +240,7 @@ def count_features(matrix: np.ndarray, values: np.ndarray, n_voxels: np.ndarray)
     agrees with the numpy formulas to 1e-12 relative (tested).
     """
     matrix = _float64(matrix)
-    out = np.empty((matrix.shape[0], COUNT_FEATURE_COLUMNS))
+    out = np.empty((matrix.shape[0], len(COUNT_FEATURES)))
     _numeric.count_features(matrix, _float64(values).ravel(), _float64(n_voxels).ravel(), out)
     return out
 

@@ -898,18 +898,20 @@ def pyradiomics_features(
     require_orthogonal(image_obj, source)
     labels = labels_on_grid(mask_obj, image_obj.grid, source=source)
     array, affine = np.asarray(image_obj.array), np.asarray(image_obj.affine, dtype=float)
-    if setting["resampledPixelSpacing"] is not None:
-        labelled = require_label(labels, label, source)
-        if setting["normalize"]:
-            array = normalised(array, setting["normalizeScale"], setting["removeOutliers"])
-        array, labels, affine = pyradiomics_resampled(array, labels, labelled, affine, setting)
-        source = f"{source}, resampled"
-    elif setting["normalize"]:
-        label_box(labels, label, source)  # an absent label is reported before the image is normalised
-        array = normalised(array, setting["normalizeScale"], setting["removeOutliers"])
     # every family sees only the ROI and its neighbours: work on the ROI's box grown by the neighbourhood
-    # reach (and one voxel for the shape's mesh), which gives the same matrices as the whole image
-    box, labelled = label_box(labels, label, source, margin=max(int(d) for d in setting["distances"]) + 1)
+    # reach (and one voxel for the shape's mesh), which gives the same matrices as the whole image; an
+    # absent label is reported before any work on the image
+    margin = max(int(d) for d in setting["distances"]) + 1
+    resample = setting["resampledPixelSpacing"] is not None
+    if resample:
+        labelled = require_label(labels, label, source)
+    else:
+        box, labelled = label_box(labels, label, source, margin=margin)
+    if setting["normalize"]:
+        array = normalised(array, setting["normalizeScale"], setting["removeOutliers"])
+    if resample:
+        array, labels, affine = pyradiomics_resampled(array, labels, labelled, affine, setting)
+        box, labelled = label_box(labels, label, f"{source}, resampled", margin=margin)
     intensities = np.asarray(array[box], dtype=np.float64)
     region = labelled
     if setting["resegmentRange"] is not None:

@@ -30,7 +30,7 @@ import numpy as np
 from scipy.spatial import ConvexHull
 from skimage.measure import marching_cubes
 
-from lai.radiomics.texture import compiled
+from lai.radiomics.texture import compiled, roi_box
 
 
 @dataclass(frozen=True)
@@ -494,7 +494,7 @@ def shape_features(mask: np.ndarray, affine: np.ndarray) -> dict[str, float]:
         if not mask.any():
             raise ValueError(_EMPTY)
         counts, origins = cube_configurations(mask)
-        low = np.array([int(np.flatnonzero(mask.any(axis=others))[0]) for others in ((1, 2), (0, 2), (0, 1))])
+        low = np.array([part.start for part in roi_box(mask)])
         mesh = surface_mesh(mask, affine)
         n_voxels = int(mask.sum())
         largest = maximum_3d_diameter(mesh)
