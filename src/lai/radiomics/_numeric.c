@@ -740,11 +740,11 @@ enum {
 };
 
 /* The features of one matrix (g x v: entities per grey level i = 1..g and count values[c]) of n_voxels
- * ROI voxels; columns (v doubles) is scratch. The definitions of texture.count_matrix_features, with
+ * ROI voxels; columns (v doubles) and rows (g doubles) are scratch. The definitions of texture.count_matrix_features, with
  * p = matrix / total: every weight but entropy's and energy's is f(i) g(j), so one pass gathers the
  * marginals and the short and long weighted row sums. */
 static void count_one(const double *matrix, Py_ssize_t g, Py_ssize_t v, const double *values, double n_voxels,
-                      double *columns, double *out) {
+                      double *columns, double *rows, double *out) {
     Py_ssize_t i, c;
     double total = 0.0, inverse, grey_nu = 0.0, count_nu = 0.0, entropy = 0.0, energy = 0.0;
     double low = 0.0, high = 0.0, small_low = 0.0, small_high = 0.0, large_low = 0.0, large_high = 0.0;
@@ -769,6 +769,7 @@ static void count_one(const double *matrix, Py_ssize_t g, Py_ssize_t v, const do
             energy += p * p;
             if (p > 0.0) entropy -= p * log2(p);
         }
+        rows[i] = row_sum;
         grey_nu += row_sum * row_sum;
         low += row_sum / level_2;
         high += row_sum * level_2;
@@ -779,10 +780,8 @@ static void count_one(const double *matrix, Py_ssize_t g, Py_ssize_t v, const do
         mu_i += row_sum * level;
     }
     for (i = 0; i < g; i++) { /* the grey variance needs mu_i: a second pass over the row sums */
-        const double *row = matrix + i * v, centred = (double)(i + 1) - mu_i;
-        double row_sum = 0.0;
-        for (c = 0; c < v; c++) row_sum += row[c] * inverse;
-        grey_variance += row_sum * centred * centred;
+        const double centred = (double)(i + 1) - mu_i;
+        grey_variance += rows[i] * centred * centred;
     }
     for (c = 0; c < v; c++) {
         const double j = values[c];
@@ -846,14 +845,14 @@ static PyObject *py_count_features(PyObject *self, PyObject *args) {
             PyErr_Format(PyExc_ValueError, "%s: count values must be positive", kernel);
             goto done;
         }
-    if ((columns = (double *)malloc((size_t)(v + 1) * sizeof(double))) == NULL) {
+    if ((columns = (double *)malloc((size_t)(v + g + 1) * sizeof(double))) == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
     for (i = 0; i < m; i++)
         count_one(doubles(&matrix) + i * g * v, g, v, doubles(&values), doubles(&n_voxels)[i], columns,
-                  doubles(&out) + i * N_COUNT);
+                  columns + v, doubles(&out) + i * N_COUNT);
     Py_END_ALLOW_THREADS
     ok = 1;
 done:
